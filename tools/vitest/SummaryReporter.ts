@@ -13,6 +13,8 @@ export default class SummaryReporter implements Reporter {
         else count.skipped++
       }
     }
-    process.stdout.write(`\ntests: ${count.passed} passed, ${count.failed} failed, ${count.skipped} skipped\n`)
+    process.stdout.write(
+      `\ntests: ${count.passed} passed, ${count.failed} failed, ${count.skipped} skipped\n`
+    )
   }
 }
