@@ -1,1 +1,5 @@
-export const placeholder = 1
+export * from "./Action.ts"
+export * from "./Conditions.ts"
+export * from "./Object.ts"
+export * from "./Plan.ts"
+export * from "./Reconciler.ts"
