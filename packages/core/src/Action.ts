@@ -11,7 +11,15 @@ export type Action = Data.TaggedEnum<{
    * Server-side apply `object` (its managed fields only) under the controller's field manager,
    * with force. `create` says whether the object is absent from the snapshot (for events and metrics).
    */
-  Apply: { readonly object: KubeObject; readonly create: boolean }
+  Apply: {
+    readonly object: KubeObject
+    readonly create: boolean
+    /**
+     * For an update (`create: false`): the UID of the object the plan saw and compared against,
+     * so the runtime can refuse to apply over a different object that took its name since.
+     */
+    readonly uid?: string | undefined
+  }
   /** Delete the object, only if it still has `uid` (a UID precondition). */
   Delete: { readonly ref: ObjectRef; readonly uid: string }
   /** Add `finalizer` to the primary. */

@@ -1,7 +1,9 @@
 /**
  * `metav1.Condition` and its merge rules: `lastTransitionTime` changes only when the status
  * flips; every condition records the generation it describes. Pure: "now" is an argument.
+ * Must not read a clock or decide what a condition says: that is the controller's `status()`.
  */
+import { Predicate } from "effect"
 
 export type ConditionStatus = "True" | "False" | "Unknown"
 
@@ -23,3 +25,112 @@ export interface ConditionInput {
   readonly reason: string
   readonly message: string
 }
+
+/** What `mergeConditions` needs besides the conditions: the time of this reconcile and the generation it saw. */
+export interface ConditionClock {
+  /** RFC 3339; becomes `lastTransitionTime` of a new condition or one whose status flips. */
+  readonly now: string
+  /** The primary's `metadata.generation`, recorded as each condition's `observedGeneration`. */
+  readonly generation?: number | undefined
+}
+
+/**
+ * The conditions to write, with `meta.SetStatusCondition` semantics: a condition keeps its
+ * `lastTransitionTime` unless its status flips (a new type starts at `now`); reason, message and
+ * `observedGeneration` are taken from this reconcile. The result lists the reported types in the
+ * order given (a repeated type: the last one wins, at the first one's place); types no longer
+ * reported are dropped, since a controller reports all of its conditions every time.
+ */
+export const mergeConditions = (
+  previous: ReadonlyArray<Condition> | undefined,
+  inputs: ReadonlyArray<ConditionInput>,
+  clock: ConditionClock
+): ReadonlyArray<Condition> => {
+  const byType = new Map<string, ConditionInput>()
+  for (const input of inputs) byType.set(input.type, input)
+  const merged: Array<Condition> = []
+  for (const input of inputs) {
+    const latest = byType.get(input.type)
+    if (latest === undefined) continue
+    byType.delete(input.type)
+    const before = findCondition(previous, latest.type)
+    const lastTransitionTime =
+      before !== undefined && before.status === latest.status ? before.lastTransitionTime : clock.now
+    merged.push(
+      clock.generation === undefined
+        ? {
+            type: latest.type,
+            status: latest.status,
+            reason: latest.reason,
+            message: latest.message,
+            lastTransitionTime
+          }
+        : {
+            type: latest.type,
+            status: latest.status,
+            reason: latest.reason,
+            message: latest.message,
+            lastTransitionTime,
+            observedGeneration: clock.generation
+          }
+    )
+  }
+  return merged
+}
+
+/** The condition of `type`, if present. */
+export const findCondition = (
+  conditions: ReadonlyArray<Condition> | undefined,
+  type: string
+): Condition | undefined => conditions?.find((condition) => condition.type === type)
+
+/** Whether the condition of `type` is present with status `True`. */
+export const isTrue = (conditions: ReadonlyArray<Condition> | undefined, type: string): boolean =>
+  findCondition(conditions, type)?.status === "True"
+
+/** Whether the condition of `type` is present with status `False`. */
+export const isFalse = (conditions: ReadonlyArray<Condition> | undefined, type: string): boolean =>
+  findCondition(conditions, type)?.status === "False"
+
+/** Same conditions in the same order, field for field (an absent `observedGeneration` equals `undefined`). */
+export const conditionsEqual = (a: ReadonlyArray<Condition>, b: ReadonlyArray<Condition>): boolean => {
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i]
+    const y = b[i]
+    if (
+      x === undefined ||
+      y === undefined ||
+      x.type !== y.type ||
+      x.status !== y.status ||
+      x.reason !== y.reason ||
+      x.message !== y.message ||
+      x.lastTransitionTime !== y.lastTransitionTime ||
+      x.observedGeneration !== y.observedGeneration
+    ) {
+      return false
+    }
+  }
+  return true
+}
+
+/**
+ * Reads `status.conditions` of an object as the framework wrote them; entries that are not
+ * conditions are skipped (a status edited by hand must not crash a reconcile).
+ */
+export const conditionsOf = (status: unknown): ReadonlyArray<Condition> => {
+  if (!Predicate.isObject(status)) return []
+  const conditions = status.conditions
+  return Array.isArray(conditions) ? conditions.filter(isCondition) : []
+}
+
+const conditionStatuses: ReadonlySet<unknown> = new Set(["True", "False", "Unknown"])
+
+const isCondition = (value: unknown): value is Condition =>
+  Predicate.isObject(value) &&
+  Predicate.isString(value.type) &&
+  conditionStatuses.has(value.status) &&
+  Predicate.isString(value.reason) &&
+  Predicate.isString(value.message) &&
+  Predicate.isString(value.lastTransitionTime) &&
+  (value.observedGeneration === undefined || Predicate.isNumber(value.observedGeneration))

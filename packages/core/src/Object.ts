@@ -118,3 +118,24 @@ export const isDeleting = (object: KubeObject): boolean => object.metadata.delet
 
 export const hasFinalizer = (object: KubeObject, finalizer: string): boolean =>
   (object.metadata.finalizers ?? []).includes(finalizer)
+
+/** True for a core `Namespace`. */
+export const isNamespace = (object: KubeObject): boolean =>
+  object.kind === "Namespace" && object.apiVersion === "v1"
+
+/**
+ * `object` as a child of `primary`: its controller reference (replacing any reference to the same
+ * UID) and the `app.kubernetes.io/managed-by` label set to `managedBy` (the controller's name).
+ */
+export const ownedBy = <A extends KubeObject>(primary: KubeObject, object: A, managedBy: string): A => {
+  const reference = controllerReference(primary)
+  const others = (object.metadata.ownerReferences ?? []).filter((ref) => ref.uid !== reference.uid)
+  return {
+    ...object,
+    metadata: {
+      ...object.metadata,
+      labels: { ...object.metadata.labels, [managedByLabel]: managedBy },
+      ownerReferences: [...others, reference]
+    }
+  }
+}

@@ -74,8 +74,11 @@ export interface Reconciler<P extends KubeObject = KubeObject> {
   readonly finalizer?: string | undefined
   /** Pure: what should exist for this primary. */
   readonly desired: (primary: P, observed: Observed<P>) => Desired
-  /** Pure: what to report, given what planning found. */
-  readonly status: (primary: P, outcome: Outcome<P>) => StatusReport
+  /**
+   * Pure: what to report, given what planning found. Without it the framework never writes the
+   * primary's status (for primaries whose status belongs to someone else, such as a Namespace).
+   */
+  readonly status?: ((primary: P, outcome: Outcome<P>) => StatusReport) | undefined
   /** While a primary waits (for its children to go, or for a conflict to clear), check again this often. Default 5 s. */
   readonly waitMillis?: number | undefined
 }

@@ -1,0 +1,183 @@
+/**
+ * How long `plan` takes per primary as its number of children grows: 10, 100 and 1,000 children,
+ * (i) converged (the resync hot path: every child present and matching, status current, so the
+ * plan is empty) and (ii) from scratch (nothing exists yet: every child is created).
+ *
+ * Run from packages/core: `node bench/plan.bench.ts` (or `pnpm run bench`). Reads the clock, so it
+ * lives outside src/. Prints one table; the README records a run with the machine it ran on.
+ */
+import {
+  type KubeObject,
+  type Observed,
+  ownedBy,
+  plan,
+  type Reconciler,
+  type ResourceType,
+  refOf,
+  Simulator
+} from "../src/index.ts"
+
+interface Owner extends KubeObject {
+  readonly spec: { readonly children: number }
+}
+
+const ownerType: ResourceType<Owner> = {
+  group: "bench.kleff.io",
+  version: "v1",
+  kind: "Owner",
+  plural: "owners",
+  namespaced: false
+}
+const types: ReadonlyArray<ResourceType> = [
+  { group: "", version: "v1", kind: "Namespace", plural: "namespaces", namespaced: false },
+  { group: "", version: "v1", kind: "ResourceQuota", plural: "resourcequotas", namespaced: true },
+  { group: "", version: "v1", kind: "ConfigMap", plural: "configmaps", namespaced: true }
+]
+
+/** A Namespace, a ResourceQuota (non-canonical quantities, compared by value) and ConfigMaps: `children` in all. */
+const reconciler: Reconciler<Owner> = {
+  name: "bench",
+  primary: ownerType,
+  owned: types,
+  finalizer: "bench.kleff.io/cleanup",
+  desired: (owner) => {
+    const namespace = `o-${owner.metadata.name}`
+    const objects: Array<KubeObject> = [
+      ownedBy(
+        owner,
+        {
+          apiVersion: "v1",
+          kind: "Namespace",
+          metadata: { name: namespace, labels: { owner: owner.metadata.name } }
+        },
+        "bench"
+      ),
+      ownedBy(
+        owner,
+        {
+          apiVersion: "v1",
+          kind: "ResourceQuota",
+          metadata: { name: "quota", namespace },
+          spec: {
+            hard: { "requests.cpu": "1000m", "requests.memory": "1024Mi", "limits.cpu": "2", pods: "20" }
+          }
+        },
+        "bench"
+      )
+    ]
+    for (let i = 0; i < owner.spec.children - 2; i++) {
+      objects.push(
+        ownedBy(
+          owner,
+          {
+            apiVersion: "v1",
+            kind: "ConfigMap",
+            metadata: { name: `config-${i}`, namespace },
+            data: { index: String(i), owner: owner.metadata.name }
+          },
+          "bench"
+        )
+      )
+    }
+    return { objects }
+  },
+  status: (_owner, outcome) => ({
+    fields: { phase: outcome.conflicts.length === 0 ? "Ready" : "Conflict" },
+    conditions: [
+      {
+        type: "Ready",
+        status: outcome.conflicts.length === 0 ? "True" : "False",
+        reason: "Reconciled",
+        message: ""
+      }
+    ]
+  })
+}
+
+const now = "2024-06-01T12:00:00Z"
+
+const owner = (children: number): Owner => ({
+  apiVersion: "bench.kleff.io/v1",
+  kind: "Owner",
+  metadata: { name: "acme", uid: "uid-owner", generation: 1 },
+  spec: { children }
+})
+
+const convergedSnapshot = (children: number): Observed<Owner> => {
+  const primary = owner(children)
+  const result = Simulator.converge(
+    Simulator.insert(Simulator.emptyCluster, primary),
+    refOf(primary),
+    reconciler,
+    { now }
+  )
+  const observed = Simulator.observe(result.cluster, refOf(primary), reconciler)
+  if (!result.converged || observed === undefined) throw new Error("the bench state does not converge")
+  if (plan(reconciler, observed, now).actions.length !== 0)
+    throw new Error("the converged state plans actions")
+  return observed
+}
+
+const scratchSnapshot = (children: number): Observed<Owner> => ({
+  primary: owner(children),
+  owned: [],
+  get: () => undefined
+})
+
+/** Median µs per plan over `rounds` timed rounds, after warming up. */
+const measure = (observed: Observed<Owner>): number => {
+  const budgetMs = 150
+  let iterations = 1
+  for (;;) {
+    const start = performance.now()
+    for (let i = 0; i < iterations; i++) plan(reconciler, observed, now)
+    if (performance.now() - start > budgetMs / 5) break
+    iterations *= 2
+  }
+  for (let i = 0; i < iterations * 2; i++) plan(reconciler, observed, now)
+  const samples: Array<number> = []
+  for (let round = 0; round < 9; round++) {
+    const start = performance.now()
+    for (let i = 0; i < iterations; i++) plan(reconciler, observed, now)
+    samples.push(((performance.now() - start) * 1000) / iterations)
+  }
+  samples.sort((a, b) => a - b)
+  return samples[Math.floor(samples.length / 2)] ?? Number.NaN
+}
+
+const sizes = [10, 100, 1000]
+const rows: Array<Array<string>> = []
+for (const [label, snapshot] of [
+  ["converged", convergedSnapshot],
+  ["from scratch", scratchSnapshot]
+] as const) {
+  let base = Number.NaN
+  for (const children of sizes) {
+    const perPlan = measure(snapshot(children))
+    if (children === sizes[0]) base = perPlan
+    rows.push([
+      label,
+      String(children),
+      perPlan.toFixed(1),
+      (perPlan / children).toFixed(2),
+      `${(perPlan / base).toFixed(1)}× (${children / (sizes[0] ?? 1)}× children)`
+    ])
+  }
+}
+
+const header = ["state", "children", "µs per plan", "µs per child", "vs 10 children"]
+const widths = header.map((title, i) => Math.max(title.length, ...rows.map((row) => (row[i] ?? "").length)))
+const line = (cells: ReadonlyArray<string>) =>
+  `| ${cells.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join(" | ")} |`
+console.log(line(header))
+console.log(`|${widths.map((width) => "-".repeat(width + 2)).join("|")}|`)
+for (const row of rows) console.log(line(row))
+
+const converged10 = measure(convergedSnapshot(10))
+const memory = process.memoryUsage()
+console.log(
+  `\nA converged resync of 10,000 primaries with 10 children each: ~${((converged10 * 10_000) / 1000).toFixed(0)} ms of planning.`
+)
+console.log(
+  `Node ${process.version}; heap used ${(memory.heapUsed / 2 ** 20).toFixed(0)} MiB, rss ${(memory.rss / 2 ** 20).toFixed(0)} MiB.`
+)

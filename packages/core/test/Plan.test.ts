@@ -1,0 +1,383 @@
+import { assert, describe, it } from "@effect/vitest"
+import {
+  Action,
+  controllerReference,
+  isWrite,
+  type KubeObject,
+  keyOf,
+  plan,
+  refOf,
+  Simulator,
+  summarizeWrites
+} from "../src/index.ts"
+import {
+  desiredConfigMap,
+  desiredNamespace,
+  desiredQuota,
+  namespaceName,
+  type Tenant,
+  tenant,
+  tenantFinalizer,
+  tenantReconciler
+} from "./fixtures/Tenant.ts"
+
+const now = "2024-06-01T12:00:00Z"
+const later = "2024-06-01T12:05:00Z"
+const reconciler = tenantReconciler()
+
+/** A short, readable form of an action for assertions. */
+const show = (action: Action): string => {
+  switch (action._tag) {
+    case "Apply":
+      return `Apply${action.create ? "+" : "~"} ${keyOf(action.object)}`
+    case "Delete":
+      return `Delete ${action.ref.kind} ${action.ref.namespace ?? ""}/${action.ref.name}`
+    case "AddFinalizer":
+    case "RemoveFinalizer":
+      return `${action._tag} ${action.finalizer}`
+    case "PatchStatus":
+      return "PatchStatus"
+    case "Event":
+      return `Event ${action.type} ${action.reason}`
+    case "Requeue":
+      return `Requeue ${action.afterMillis}`
+  }
+}
+
+const withPrimary = (primary: Tenant, objects: ReadonlyArray<KubeObject> = []): Simulator.Cluster =>
+  Simulator.insertAll(Simulator.emptyCluster, [primary, ...objects])
+
+const planFor = (cluster: Simulator.Cluster, primary: Tenant, r = reconciler, at = now) => {
+  const observed = Simulator.observe(cluster, refOf(primary), r)
+  if (observed === undefined) throw new Error("primary is gone")
+  return plan(r, observed, at)
+}
+
+/** The stored primary with a new spec, as a user's edit would leave it. */
+const edited = (
+  cluster: Simulator.Cluster,
+  primary: Tenant,
+  spec: Partial<Tenant["spec"]>
+): Simulator.Cluster => {
+  const stored = Simulator.get(cluster, refOf(primary)) as Tenant | undefined
+  if (stored === undefined) throw new Error("primary is gone")
+  return Simulator.insert(cluster, { ...stored, spec: { ...stored.spec, ...spec } })
+}
+
+const ready = (cluster: Simulator.Cluster, primary: Tenant): Simulator.Cluster => {
+  const result = Simulator.converge(cluster, refOf(primary), reconciler, { now })
+  assert.isTrue(result.converged)
+  return result.cluster
+}
+
+describe("plan: creating a tenant", () => {
+  const acme = tenant("acme", { configMaps: ["b", "a"], clusterRole: true })
+
+  it("adds the finalizer first, then Namespace, cluster-scoped, namespaced objects, then status and one event", () => {
+    const p = planFor(withPrimary(acme), acme)
+    assert.deepStrictEqual(p.actions.map(show), [
+      `AddFinalizer ${tenantFinalizer}`,
+      "Apply+ /Namespace//t-acme",
+      "Apply+ rbac.authorization.k8s.io/ClusterRole//t-acme-view",
+      "Apply+ /ConfigMap/t-acme/a",
+      "Apply+ /ConfigMap/t-acme/b",
+      "Apply+ /LimitRange/t-acme/limits",
+      "Apply+ /ResourceQuota/t-acme/quota",
+      "PatchStatus",
+      "Event Normal Created"
+    ])
+    const event = p.actions.find((action) => action._tag === "Event")
+    assert.include(
+      event?._tag === "Event" ? event.message : "",
+      "created Namespace t-acme, ClusterRole t-acme-view"
+    )
+  })
+
+  it("reports status as if the writes succeed, with conditions stamped now and the generation", () => {
+    const p = planFor(withPrimary({ ...acme, metadata: { ...acme.metadata, generation: 3 } }), acme)
+    const patch = p.actions.find((action) => action._tag === "PatchStatus")
+    assert.deepStrictEqual(patch?._tag === "PatchStatus" ? patch.status : undefined, {
+      phase: "Active",
+      namespace: "t-acme",
+      conditions: [
+        {
+          type: "NamespaceReady",
+          status: "True",
+          reason: "Provisioned",
+          message: "",
+          lastTransitionTime: now,
+          observedGeneration: 3
+        },
+        {
+          type: "Ready",
+          status: "True",
+          reason: "Reconciled",
+          message: "",
+          lastTransitionTime: now,
+          observedGeneration: 3
+        }
+      ],
+      observedGeneration: 3
+    })
+  })
+
+  it("converges in one round and then plans nothing at all, not even a status patch", () => {
+    const result = Simulator.converge(withPrimary(acme), refOf(acme), reconciler, { now })
+    assert.isTrue(result.converged)
+    assert.strictEqual(result.rounds.length, 1)
+    assert.deepStrictEqual(planFor(result.cluster, acme, reconciler, later).actions, [])
+  })
+
+  it("repairs drift and only the drifted child, leaving server defaults and other managers' fields alone", () => {
+    let cluster = ready(withPrimary(acme), acme)
+    const configMap = Simulator.get(cluster, refOf(desiredConfigMap(acme, "a")))
+    assert.isDefined(configMap)
+    if (configMap === undefined) return
+    cluster = Simulator.insert(cluster, {
+      ...configMap,
+      metadata: {
+        ...configMap.metadata,
+        labels: { ...configMap.metadata.labels, "someone.else/label": "x" }
+      },
+      data: { tenant: "mallory", name: "a", extra: "added by another manager" }
+    })
+    const p = planFor(cluster, acme, reconciler, later)
+    assert.deepStrictEqual(p.actions.map(show), ["Apply~ /ConfigMap/t-acme/a", "Event Normal Updated"])
+    const apply = p.actions[0]
+    assert.strictEqual(apply?._tag === "Apply" ? apply.uid : undefined, configMap.metadata.uid)
+  })
+
+  it("treats a non-canonical desired quantity as equal to the stored canonical one", () => {
+    const milli = tenant("acme", { cpu: "1000m", memory: "1024Mi" })
+    const cluster = ready(withPrimary(milli), milli)
+    const quota = Simulator.get(cluster, refOf(desiredQuota(milli)))
+    assert.deepStrictEqual(quota?.spec, {
+      hard: { "requests.cpu": "1", "requests.memory": "1Gi", pods: "10" }
+    })
+    assert.deepStrictEqual(planFor(cluster, milli, reconciler, later).actions, [])
+  })
+
+  it("deletes owned children no longer desired, but not retained kinds, and not the contents of a deleted namespace", () => {
+    const cluster = ready(withPrimary(acme), acme)
+    const pruned = planFor(edited(cluster, acme, { configMaps: ["a"], clusterRole: false }), acme)
+    assert.deepStrictEqual(pruned.actions.map(show), [
+      "Delete ConfigMap t-acme/b",
+      "Delete ClusterRole /t-acme-view",
+      "Event Normal Deleted"
+    ])
+    const retaining = edited(cluster, acme, { configMaps: ["a"], clusterRole: false, retainConfigMaps: true })
+    assert.deepStrictEqual(planFor(retaining, acme).actions.map(show), [
+      "Delete ClusterRole /t-acme-view",
+      "Event Normal Deleted"
+    ])
+    // Renaming the tenant's namespace: the old namespace goes, and takes its contents with it.
+    const movedTenant: Tenant = { ...acme, metadata: { ...acme.metadata, name: "acme2" } }
+    const moved = Simulator.insert(cluster, movedTenant)
+    const renamed = planFor(moved, movedTenant)
+    assert.includeMembers(renamed.actions.map(show), ["Delete Namespace /t-acme"])
+    assert.notInclude(renamed.actions.map(show).join(","), "Delete ConfigMap")
+  })
+})
+
+describe("plan: conflicts", () => {
+  const acme = tenant("acme", { configMaps: ["a"] })
+  const foreignNamespace: KubeObject = {
+    apiVersion: "v1",
+    kind: "Namespace",
+    metadata: { name: namespaceName(acme), uid: "uid-someone-elses" }
+  }
+
+  it("never writes into or adopts a foreign namespace: its contents are blocked, status says so, and it requeues", () => {
+    const cluster = withPrimary(acme, [foreignNamespace])
+    const p = planFor(cluster, acme)
+    assert.deepStrictEqual(p.actions.map(show), [
+      `AddFinalizer ${tenantFinalizer}`,
+      "PatchStatus",
+      "Event Warning Conflict",
+      "Requeue 2000"
+    ])
+    assert.deepStrictEqual(
+      p.outcome.conflicts.map((conflict) => keyOf(conflict.existing)),
+      ["/Namespace//t-acme"]
+    )
+    assert.deepStrictEqual(p.outcome.blocked.map(keyOf), [
+      "/ConfigMap/t-acme/a",
+      "/LimitRange/t-acme/limits",
+      "/ResourceQuota/t-acme/quota"
+    ])
+  })
+
+  it("warns once: after the status records the conflict, a resync only requeues", () => {
+    const result = Simulator.converge(withPrimary(acme, [foreignNamespace]), refOf(acme), reconciler, { now })
+    assert.isTrue(result.converged)
+    assert.deepStrictEqual(result.final?.actions.map(show), ["Requeue 2000"])
+    const stored = Simulator.get(result.cluster, refOf(foreignNamespace))
+    assert.strictEqual(
+      stored?.metadata.resourceVersion,
+      Simulator.get(withPrimary(acme, [foreignNamespace]), refOf(foreignNamespace))?.metadata.resourceVersion
+    )
+    assert.strictEqual(result.cluster.events.filter((event) => event.type === "Warning").length, 1)
+  })
+
+  it("proceeds once the foreign namespace is gone", () => {
+    const blocked = Simulator.converge(withPrimary(acme, [foreignNamespace]), refOf(acme), reconciler, {
+      now
+    }).cluster
+    const cleared = Simulator.settle(
+      Simulator.applyActions(
+        blocked,
+        [Action.Delete({ ref: refOf(foreignNamespace), uid: "uid-someone-elses" })],
+        now
+      ).cluster,
+      now
+    )
+    const p = planFor(cleared, acme, reconciler, later)
+    assert.include(p.actions.map(show), "Apply+ /Namespace//t-acme")
+    assert.include(p.actions.map(show), "Apply+ /ConfigMap/t-acme/a")
+  })
+
+  it("reports a foreign object at a child's name as a conflict and leaves it untouched, whoever controls it", () => {
+    const theirs: KubeObject = {
+      ...desiredConfigMap(acme, "a"),
+      metadata: {
+        name: "a",
+        namespace: "t-acme",
+        uid: "uid-theirs",
+        ownerReferences: [{ ...controllerReference(tenant("other")), uid: "uid-other" }]
+      }
+    }
+    const cluster = ready(withPrimary(acme), acme)
+    const replaced = Simulator.insert(
+      Simulator.applyActions(
+        cluster,
+        [
+          Action.Delete({
+            ref: refOf(theirs),
+            uid: Simulator.get(cluster, refOf(theirs))?.metadata.uid ?? ""
+          })
+        ],
+        now
+      ).cluster,
+      theirs
+    )
+    const p = planFor(replaced, acme, reconciler, later)
+    assert.isFalse(p.actions.some((action) => action._tag === "Apply" || action._tag === "Delete"))
+    assert.deepStrictEqual(
+      p.outcome.conflicts.map((conflict) => conflict.existing.metadata.uid),
+      ["uid-theirs"]
+    )
+  })
+})
+
+describe("plan: deleting a tenant", () => {
+  const acme = tenant("acme", { configMaps: ["a", "b"], clusterRole: true })
+  const deleting = (cluster: Simulator.Cluster): Simulator.Cluster => {
+    const primary = Simulator.get(cluster, refOf(acme))
+    if (primary === undefined) throw new Error("no primary")
+    return Simulator.insert(cluster, {
+      ...primary,
+      metadata: { ...primary.metadata, deletionTimestamp: later }
+    })
+  }
+
+  it("deletes the namespace (not its contents) and cluster-scoped children, keeps the finalizer and requeues", () => {
+    const cluster = deleting(ready(withPrimary(acme), acme))
+    const p = planFor(cluster, acme, reconciler, later)
+    assert.deepStrictEqual(p.actions.map(show), [
+      "Delete ClusterRole /t-acme-view",
+      "Delete Namespace /t-acme",
+      "PatchStatus",
+      "Event Normal Deleted",
+      "Requeue 2000"
+    ])
+    assert.isTrue(p.outcome.deleting)
+    assert.strictEqual(p.outcome.remaining.length, 6)
+  })
+
+  it("waits while the namespace terminates, then removes the finalizer last, and the tenant goes", () => {
+    const cluster = deleting(ready(withPrimary(acme), acme))
+    const first = Simulator.applyActions(
+      cluster,
+      planFor(cluster, acme, reconciler, later).actions,
+      later
+    ).cluster
+    // The namespace is terminating and still holds its contents: nothing more to delete, wait.
+    const waiting = planFor(first, acme, reconciler, later)
+    assert.deepStrictEqual(waiting.actions.map(show), ["Requeue 2000"])
+    const settled = Simulator.settle(first, later)
+    const last = planFor(settled, acme, reconciler, later)
+    assert.deepStrictEqual(last.actions.map(show), [`RemoveFinalizer ${tenantFinalizer}`])
+    const gone = Simulator.applyActions(settled, last.actions, later).cluster
+    assert.isUndefined(Simulator.get(gone, refOf(acme)))
+  })
+
+  it("patches status before releasing when another finalizer keeps the tenant", () => {
+    const kept = ready(
+      withPrimary({ ...acme, metadata: { ...acme.metadata, finalizers: ["other.io/keep"] } }),
+      acme
+    )
+    const cluster = Simulator.settle(
+      Simulator.applyActions(deleting(kept), planFor(deleting(kept), acme, reconciler, later).actions, later)
+        .cluster,
+      later
+    )
+    assert.deepStrictEqual(planFor(cluster, acme, reconciler, later).actions.map(show), [
+      "PatchStatus",
+      `RemoveFinalizer ${tenantFinalizer}`
+    ])
+  })
+
+  it("does nothing for a deleting tenant that never got the finalizer", () => {
+    const cluster = withPrimary(
+      {
+        ...acme,
+        metadata: { ...acme.metadata, deletionTimestamp: later, finalizers: ["other.io/keep"] }
+      },
+      [desiredNamespace(acme)]
+    )
+    assert.deepStrictEqual(planFor(cluster, acme).actions, [])
+  })
+
+  it("never removes the finalizer while an owned child remains, even one that is already terminating", () => {
+    const stuck: KubeObject = {
+      ...desiredConfigMap(acme, "a"),
+      metadata: { ...desiredConfigMap(acme, "a").metadata, finalizers: ["other.io/hold"] }
+    }
+    let cluster = deleting(ready(withPrimary(acme), acme))
+    cluster = Simulator.insert(cluster, {
+      ...stuck,
+      metadata: { ...stuck.metadata, uid: Simulator.get(cluster, refOf(stuck))?.metadata.uid }
+    })
+    const result = Simulator.converge(cluster, refOf(acme), reconciler, { now: later })
+    assert.isTrue(result.converged)
+    assert.deepStrictEqual(result.final?.actions.map(show), ["Requeue 2000"])
+    assert.isDefined(Simulator.get(result.cluster, refOf(acme)))
+  })
+})
+
+describe("plan: events and determinism", () => {
+  it("summarises many writes within the event size limit", () => {
+    const many = Array.from({ length: 200 }, (_, i) =>
+      desiredConfigMap(tenant("acme"), `config-map-with-a-long-name-${i}`)
+    )
+    const message = summarizeWrites({ created: many, updated: [], deleted: [] })
+    assert.isAtMost(message.length, 1024)
+    assert.match(message, /and \d+ more$/)
+  })
+
+  it("does not depend on the order of owned objects or of desired()", () => {
+    const acme = tenant("acme", { configMaps: ["a", "b", "c"], clusterRole: true })
+    const cluster = ready(withPrimary(acme), acme)
+    const changed = edited(cluster, acme, { configMaps: [], clusterRole: false, cpu: "2" })
+    const observed = Simulator.observe(changed, refOf(acme), reconciler)
+    if (observed === undefined) throw new Error("no primary")
+    const reference = plan(reconciler, observed, later)
+    const reversed = plan(
+      tenantReconciler([5, 4, 3, 2, 1, 0]),
+      { ...observed, owned: [...observed.owned].reverse() },
+      later
+    )
+    assert.deepStrictEqual(reversed.actions, reference.actions)
+    assert.isTrue(reference.actions.some(isWrite))
+  })
+})
