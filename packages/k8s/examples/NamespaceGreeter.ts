@@ -1,0 +1,47 @@
+/**
+ * Proof that a controller is nothing but a `Reconciler`: every Namespace labelled
+ * `example.kleff.io/greeting=<word>` gets a ConfigMap `greeting` holding that word, kept in
+ * step with the label, repaired when edited or deleted, and removed when the label goes.
+ * No watch, queue, cache or API code here: the framework supplies all of it.
+ */
+import { type KubeObject, ownedBy, type Reconciler, type ResourceType } from "@kleff/core"
+
+export const greetingLabel = "example.kleff.io/greeting"
+
+export const NamespaceType: ResourceType = {
+  group: "",
+  version: "v1",
+  kind: "Namespace",
+  plural: "namespaces",
+  namespaced: false
+}
+
+export const ConfigMapType: ResourceType = {
+  group: "",
+  version: "v1",
+  kind: "ConfigMap",
+  plural: "configmaps",
+  namespaced: true
+}
+
+export const desiredGreeting = (namespace: KubeObject, greeting: string): KubeObject =>
+  ownedBy(
+    namespace,
+    {
+      apiVersion: "v1",
+      kind: "ConfigMap",
+      metadata: { name: "greeting", namespace: namespace.metadata.name },
+      data: { greeting }
+    },
+    "namespace-greeter"
+  )
+
+export const namespaceGreeter: Reconciler = {
+  name: "namespace-greeter",
+  primary: NamespaceType,
+  owned: [ConfigMapType],
+  desired: (namespace) => {
+    const greeting = namespace.metadata.labels?.[greetingLabel]
+    return { objects: greeting === undefined ? [] : [desiredGreeting(namespace, greeting)] }
+  }
+}

@@ -1,0 +1,198 @@
+/**
+ * A controller from a core `Reconciler`: watches feed caches, cache changes become primary
+ * keys on a work queue, and a worker per key takes a snapshot from the caches, asks core's
+ * `plan` what to do, and hands the plan to the Interpreter. It owns the wiring only: what to do
+ * is the reconciler's, how to write is the Interpreter's, and no API read happens on the
+ * reconcile path (snapshots come from the caches alone).
+ *
+ * Events that requeue a primary:
+ * - the primary itself changed (an unchanged object re-delivered by a relist: low priority);
+ * - an object of an owned type changed whose controller reference names the primary's kind;
+ * - an object of a referenced type changed, mapped by the reference's `toPrimaries`.
+ */
+
+import { hostname } from "node:os"
+import {
+  groupOf,
+  type KubeObject,
+  keyOf,
+  keyOfType,
+  type ObjectKey,
+  plan,
+  type Reconciler,
+  type ResourceType
+} from "@kleff/core"
+import { Clock, Effect, type Scope, Stream } from "effect"
+import { Client } from "./Client.ts"
+import type { KubeError } from "./Errors.ts"
+import { EventType, execute, typeRegistry } from "./Interpreter.ts"
+import { queueRunnable, type Runnable } from "./Manager.ts"
+import { formatMicroTime } from "./MicroTime.ts"
+import { caches, kindsOf, observe, typeKey } from "./Snapshot.ts"
+import { type Change, make as makeStore, type Store } from "./Store.ts"
+import { watcher } from "./Watcher.ts"
+import { make as makeQueue, Outcome, type WorkQueue } from "./WorkQueue.ts"
+
+/** Another kind whose changes requeue primaries (a Tenant's Plan): which primaries to requeue. */
+export interface Reference<P extends KubeObject = KubeObject> {
+  readonly type: ResourceType
+  /** The keys of the primaries that refer to `object`, looked up in the primaries' cache. */
+  readonly toPrimaries: (object: KubeObject, primaries: ReadonlyArray<P>) => Iterable<ObjectKey>
+}
+
+export interface ControllerOptions<P extends KubeObject> {
+  readonly reconciler: Reconciler<P>
+  readonly references?: ReadonlyArray<Reference<P>> | undefined
+  /** Keys reconciled at once (never the same key twice). Default 8. */
+  readonly concurrency?: number | undefined
+  /** Identity written on Events (`reportingInstance`). Default: the host name. */
+  readonly instance?: string | undefined
+}
+
+export interface Controller<P extends KubeObject = KubeObject> {
+  readonly name: string
+  /** Completes once every cache has its first complete list. */
+  readonly ready: Effect.Effect<void>
+  /** Whether every cache has its first complete list (for a readiness probe). */
+  readonly isReady: Effect.Effect<boolean>
+  readonly primaries: Store<P>
+  readonly queue: WorkQueue
+  /** The reconcile loop, to run under a Manager (leader-only by default). */
+  readonly runnable: Runnable
+  /** Reconciles one primary key now (what a worker does): exposed for `plan`-style tools and tests. */
+  readonly reconcile: (key: ObjectKey) => Effect.Effect<Outcome, KubeError, Client>
+}
+
+/** resourceVersions are opaque, but etcd's are increasing integers; compare them when both are. */
+const isOlder = (candidate: KubeObject, cached: KubeObject | undefined): boolean => {
+  if (cached === undefined) return false
+  const a = Number(candidate.metadata.resourceVersion)
+  const b = Number(cached.metadata.resourceVersion)
+  return Number.isSafeInteger(a) && Number.isSafeInteger(b) && a <= b
+}
+
+/**
+ * Builds the controller: its caches start watching in the enclosing scope right away (so a
+ * standby replica is warm when it becomes leader); its workers run when `runnable` runs.
+ */
+export const make = Effect.fnUntraced(function* <P extends KubeObject>(
+  options: ControllerOptions<P>
+): Effect.fn.Return<Controller<P>, never, Client | Scope.Scope> {
+  const { reconciler } = options
+  const primaryType = reconciler.primary
+  const references = options.references ?? []
+
+  // One cache per kind, whatever role the kind plays. Each store is made and subscribed to
+  // before its watcher starts, so no change is missed.
+  const types = kindsOf(
+    reconciler,
+    references.map((r) => r.type)
+  )
+  const stores = new Map<string, Store>()
+  for (const type of types) stores.set(typeKey(type), yield* makeStore())
+  const storeOf = (apiVersion: string, kind: string) => stores.get(`${groupOf(apiVersion)}/${kind}`)
+  // biome-ignore lint/style/noNonNullAssertion: the primary's store was made just above.
+  const primaries = stores.get(typeKey(primaryType))! as unknown as Store<P>
+  const snapshotFrom = caches(new Map([...stores].map(([key, store]) => [key, store.cache])), reconciler)
+
+  const queue = yield* makeQueue({ name: reconciler.name })
+  const client = yield* Client
+
+  // Changes → primary keys.
+  const enqueueFor = (type: ResourceType, change: Change): void => {
+    const object = change.after ?? change.before
+    if (object === undefined) return
+    if (typeKey(type) === typeKey(primaryType)) {
+      queue.addUnsafe(change.key, change.unchanged ? "low" : "normal")
+      return
+    }
+    if (change.unchanged) return
+    if (reconciler.owned.some((owned) => typeKey(owned) === typeKey(type))) {
+      for (const candidate of [change.before, change.after]) {
+        const owner = candidate?.metadata.ownerReferences?.find(
+          (ref) =>
+            ref.controller === true &&
+            ref.kind === primaryType.kind &&
+            groupOf(ref.apiVersion) === primaryType.group
+        )
+        if (owner !== undefined) {
+          queue.addUnsafe(keyOfType(primaryType, owner.name, candidate?.metadata.namespace))
+        }
+      }
+    }
+    for (const reference of references) {
+      if (typeKey(reference.type) !== typeKey(type)) continue
+      for (const key of reference.toPrimaries(object, primaries.cache.list())) queue.addUnsafe(key)
+    }
+  }
+  for (const type of types) {
+    // biome-ignore lint/style/noNonNullAssertion: every type has a store.
+    const store = stores.get(typeKey(type))!
+    const changes = yield* store.subscribe
+    yield* changes.pipe(
+      Stream.runForEach((change) => Effect.sync(() => enqueueFor(type, change))),
+      Effect.forkScoped
+    )
+    yield* watcher(type).pipe(Stream.runForEach(store.apply), Effect.forkScoped)
+  }
+  const ready = Effect.forEach(stores.values(), (store) => store.ready, { discard: true })
+  const isReady = Effect.sync(() => [...stores.values()].every((store) => store.cache.ready))
+
+  const registry = typeRegistry([...types, EventType])
+  const instance = options.instance ?? hostname()
+
+  const writeThrough = (object: KubeObject): Effect.Effect<void> => {
+    const store = storeOf(object.apiVersion, object.kind)
+    if (store === undefined || isOlder(object, store.cache.get(keyOf(object)))) return Effect.void
+    return store.apply({ _tag: "Applied", object })
+  }
+
+  const reconcile = Effect.fnUntraced(function* (key: ObjectKey) {
+    const primary = primaries.cache.get(key)
+    if (primary === undefined) return Outcome.done
+    const nowMillis = yield* Clock.currentTimeMillis
+    const now = new Date(nowMillis).toISOString()
+    const decided = plan(reconciler, observe(primary, snapshotFrom), now)
+    if (decided.actions.length > 0) {
+      yield* execute(decided.actions, {
+        controller: reconciler.name,
+        instance,
+        types: registry,
+        primary,
+        writeThrough,
+        now: formatMicroTime(nowMillis)
+      })
+    }
+    const requeue = decided.actions.find((action) => action._tag === "Requeue")
+    return requeue === undefined ? Outcome.done : Outcome.requeueAfter(requeue.afterMillis)
+  })
+
+  const runnable = queueRunnable(reconciler.name, queue, {
+    concurrency: options.concurrency ?? 8,
+    handler: (key) =>
+      reconcile(key).pipe(
+        Effect.provideService(Client, client),
+        Effect.annotateLogs({ controller: reconciler.name, key })
+      )
+  })
+
+  const controller: Controller<P> = {
+    name: reconciler.name,
+    ready,
+    isReady,
+    primaries,
+    queue,
+    runnable: {
+      name: runnable.name,
+      run: (shutdown) =>
+        Effect.gen(function* () {
+          yield* ready
+          // Every primary once at start; later only what changes.
+          for (const key of primaries.cache.keys()) queue.addUnsafe(key)
+          yield* runnable.run(shutdown)
+        })
+    },
+    reconcile
+  }
+  return controller
+})

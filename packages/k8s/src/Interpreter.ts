@@ -1,0 +1,172 @@
+/**
+ * Executes a core `Plan` against the API server, action by action, in order, stopping at the
+ * first failure (the plan is recomputed from a fresh snapshot on retry, so nothing half-done is
+ * ever "continued"). The only module that turns decisions into writes; it decides nothing.
+ *
+ * - `Apply` of an object absent from the snapshot is a create (`POST`): if a foreign object
+ *   appeared at that name meanwhile, the create fails with `AlreadyExists` instead of a
+ *   server-side apply quietly taking it over. Updates of owned objects are server-side applies
+ *   under the controller's field manager, with force, carrying the UID the plan saw (the API
+ *   server refuses an apply whose UID differs from the stored object's).
+ * - Deletes carry a UID precondition; a child already gone counts as deleted.
+ * - Every object the API server returns is written through to the cache, so the next snapshot
+ *   sees this reconcile's own writes even before their watch events arrive (no re-create, no
+ *   second status patch).
+ * - Events are best effort: a failed Event is logged, never fails the reconcile.
+ */
+import { type Action, groupOf, type KubeObject, type ObjectRef, type ResourceType } from "@kleff/core"
+import { Effect } from "effect"
+import { Client } from "./Client.ts"
+import type { KubeError } from "./Errors.ts"
+
+/** Finds the `ResourceType` of an object by its group and kind. */
+export interface TypeRegistry {
+  readonly resolve: (apiVersion: string, kind: string) => ResourceType | undefined
+}
+
+export const typeRegistry = (types: Iterable<ResourceType>): TypeRegistry => {
+  const byGroupKind = new Map<string, ResourceType>()
+  for (const type of types) byGroupKind.set(`${type.group}/${type.kind}`, type)
+  return { resolve: (apiVersion, kind) => byGroupKind.get(`${groupOf(apiVersion)}/${kind}`) }
+}
+
+/** `events.k8s.io/v1` Event. */
+export const EventType: ResourceType = {
+  group: "events.k8s.io",
+  version: "v1",
+  kind: "Event",
+  plural: "events",
+  namespaced: true
+}
+
+/** Where the interpreter reports what the API server returned, to keep the cache current. */
+export type WriteThrough = (object: KubeObject) => Effect.Effect<void>
+
+export interface InterpreterContext {
+  readonly controller: string
+  /** The instance writing events (`reportingInstance`): pod or host name. */
+  readonly instance: string
+  readonly types: TypeRegistry
+  /** The primary as observed; replaced by the API server's answer after each primary write. */
+  readonly primary: KubeObject
+  readonly writeThrough: WriteThrough
+  /** The current time, RFC 3339 with microseconds, for Event `eventTime`. */
+  readonly now: string
+}
+
+export class UnknownType extends Error {
+  override readonly name = "UnknownType"
+}
+
+const resolveType = (context: InterpreterContext, ref: { apiVersion: string; kind: string }) => {
+  const type = context.types.resolve(ref.apiVersion, ref.kind)
+  return type === undefined
+    ? Effect.die(
+        new UnknownType(
+          `${context.controller}: no resource type registered for ${ref.apiVersion} ${ref.kind}; ` +
+            "add it to the reconciler's owned types"
+        )
+      )
+    : Effect.succeed(type)
+}
+
+const ignoreNotFound = <A>(effect: Effect.Effect<A, KubeError, Client>) =>
+  effect.pipe(
+    Effect.asVoid,
+    Effect.catchTag("NotFound", () => Effect.void)
+  )
+
+/** Cluster-scoped objects' events go to `default`, as kubectl looks for them there. */
+const eventNamespace = (ref: ObjectRef): string => ref.namespace ?? "default"
+
+const eventName = (ref: ObjectRef, now: string): string =>
+  `${ref.name}.${Date.parse(now).toString(16)}${Math.floor(Math.random() * 0xffff).toString(16)}`.slice(
+    0,
+    253
+  )
+
+/** Executes `actions` in order; the first failure stops the rest and is returned. */
+export const execute = Effect.fnUntraced(function* (
+  actions: ReadonlyArray<Action>,
+  context: InterpreterContext
+): Effect.fn.Return<void, KubeError, Client> {
+  const client = yield* Client
+  let primary = context.primary
+  const primaryType = yield* resolveType(context, primary)
+  const remember = (object: KubeObject) => context.writeThrough(object).pipe(Effect.as(object))
+
+  for (const action of actions) {
+    switch (action._tag) {
+      case "Apply": {
+        const type = yield* resolveType(context, action.object)
+        const write = action.create
+          ? client.create(type, action.object)
+          : // The UID the plan compared against: if another object has taken the name since, the API
+            // server refuses the apply (uid is immutable) instead of it landing on that object.
+            client.apply(
+              type,
+              action.uid === undefined
+                ? action.object
+                : { ...action.object, metadata: { ...action.object.metadata, uid: action.uid } }
+            )
+        yield* write.pipe(Effect.flatMap(remember))
+        break
+      }
+      case "Delete": {
+        const type = yield* resolveType(context, action.ref)
+        yield* ignoreNotFound(
+          client.delete(type, action.ref.name, { namespace: action.ref.namespace, uid: action.uid })
+        )
+        break
+      }
+      case "AddFinalizer":
+        primary = yield* client
+          .addFinalizer(primaryType, primary, action.finalizer)
+          .pipe(Effect.flatMap(remember))
+        break
+      case "RemoveFinalizer":
+        yield* ignoreNotFound(
+          client.removeFinalizer(primaryType, primary, action.finalizer).pipe(Effect.flatMap(remember))
+        )
+        break
+      case "PatchStatus":
+        primary = yield* client
+          .patchStatus(
+            primaryType,
+            { name: action.ref.name, namespace: action.ref.namespace, uid: action.uid },
+            action.status
+          )
+          .pipe(Effect.flatMap(remember))
+        break
+      case "Event":
+        yield* client
+          .create(EventType, {
+            apiVersion: "events.k8s.io/v1",
+            kind: "Event",
+            metadata: {
+              name: eventName(action.regarding, context.now),
+              namespace: eventNamespace(action.regarding)
+            },
+            eventTime: context.now,
+            reportingController: `kleff.io/${context.controller}`,
+            reportingInstance: context.instance,
+            action: action.reason,
+            reason: action.reason,
+            note: action.message.slice(0, 1024),
+            type: action.type,
+            regarding: { ...action.regarding, uid: action.uid }
+          })
+          .pipe(
+            Effect.asVoid,
+            Effect.catch((error) =>
+              Effect.logWarning("Could not record an event", error).pipe(
+                Effect.annotateLogs({ reason: action.reason })
+              )
+            )
+          )
+        break
+      case "Requeue":
+        break
+    }
+  }
+})

@@ -1,0 +1,172 @@
+/**
+ * The process supervisor, after controller-runtime's Manager: starts the health/metrics
+ * server, the runnables that must always run (caches, informers), and — only while this
+ * process holds the leader Lease, when leader election is on — the controllers. On
+ * interruption (SIGTERM/SIGINT through `runMain`) it stops gracefully: it signals every
+ * runnable to stop taking new work, waits for in-flight work up to a grace period, interrupts
+ * what is left, releases the Lease, closes the servers, and the process exits 0.
+ *
+ * A runnable is an Effect given a `Shutdown` signal: it runs until the signal, then drains and
+ * returns (a controller: `queueRunnable`). The Manager must not know what a runnable does; a
+ * runnable that fails stops the whole process (non-zero exit), as controller-runtime does.
+ */
+import { NodeRuntime } from "@effect/platform-node"
+import { Cause, Deferred, Duration, Effect, Exit, Fiber, Layer, Option, Schema } from "effect"
+import type { HttpServerError } from "effect/http"
+import { HealthChecks, HealthServer, type InvalidBindAddress } from "./HealthServer.ts"
+import {
+  type InvalidLeaderElectionConfig,
+  type LeaderElectionConfig,
+  LeaseClient,
+  make as makeLeaderElector
+} from "./LeaderElection.ts"
+import { type RunOptions, run as runQueue, type WorkQueue } from "./WorkQueue.ts"
+
+/** Told to a runnable when the process is stopping. */
+export interface Shutdown {
+  /** Completes when the manager starts to stop. */
+  readonly await: Effect.Effect<void>
+  readonly isShuttingDown: Effect.Effect<boolean>
+}
+
+export interface Runnable<E = never, R = never> {
+  /** For logs. */
+  readonly name: string
+  /** Runs until `shutdown`, then stops taking new work, finishes in-flight work and returns. */
+  readonly run: (shutdown: Shutdown) => Effect.Effect<void, E, R>
+  /** Default true: runs only while this process leads. False: always (caches, informers, webhooks). */
+  readonly needLeaderElection?: boolean | undefined
+}
+
+export interface ManagerOptions {
+  /** Serves `/healthz`, `/readyz`. Default `:8081`; `0` disables. */
+  readonly healthProbeBindAddress?: string | undefined
+  /** Serves `/metrics`. Default `:8080`; `0` disables. */
+  readonly metricsBindAddress?: string | undefined
+  /** When set, leader-only runnables run only while holding this Lease (needs a `LeaseClient`). */
+  readonly leaderElection?: LeaderElectionConfig | undefined
+  /** How long in-flight work may take to finish after the stop signal. Default 30 s (controller-runtime). */
+  readonly gracefulShutdownTimeoutMillis?: number | undefined
+}
+
+export class MissingLeaseClient extends Schema.TaggedError<MissingLeaseClient>()("MissingLeaseClient", {
+  message: Schema.String
+}) {}
+
+/** A controller as a runnable: its queue stops handing out keys at shutdown; `run` returns once in-flight keys are done. */
+export const queueRunnable = <E, R>(
+  name: string,
+  queue: WorkQueue,
+  options: RunOptions<E, R>,
+  extra?: { readonly needLeaderElection?: boolean | undefined }
+): Runnable<never, R> => ({
+  name,
+  needLeaderElection: extra?.needLeaderElection,
+  run: (shutdown) =>
+    Effect.gen(function* () {
+      const stopper = yield* Effect.forkChild(shutdown.await.pipe(Effect.andThen(queue.shutdown)))
+      yield* runQueue(queue, options)
+      yield* Fiber.interrupt(stopper)
+    })
+})
+
+/**
+ * Runs the runnables until interrupted (then stops gracefully, see the module comment) or until
+ * one of them fails (then stops the others the same way and fails with its error).
+ */
+export const run = <E, R>(
+  options: ManagerOptions,
+  runnables: ReadonlyArray<Runnable<E, R>>
+): Effect.Effect<
+  never,
+  E | InvalidBindAddress | HttpServerError.ServeError | InvalidLeaderElectionConfig | MissingLeaseClient,
+  R | HealthChecks
+> =>
+  Effect.scoped(
+    Effect.gen(function* () {
+      const checks = yield* HealthChecks
+      yield* Layer.build(
+        HealthServer.layer({
+          healthProbeBindAddress: options.healthProbeBindAddress,
+          metricsBindAddress: options.metricsBindAddress
+        }).pipe(Layer.provide(Layer.succeed(HealthChecks, checks)))
+      )
+
+      const stopping = yield* Deferred.make<void>()
+      const shutdown: Shutdown = {
+        await: Deferred.await(stopping),
+        isShuttingDown: Deferred.isDone(stopping)
+      }
+      yield* checks.addReadyzCheck(
+        "shutdown",
+        Effect.suspend(() => (Deferred.isDoneUnsafe(stopping) ? Effect.fail("shutting down") : Effect.void))
+      )
+
+      const start = (runnable: Runnable<E, R>) =>
+        runnable.run(shutdown).pipe(Effect.annotateLogs({ runnable: runnable.name }))
+
+      const fibers: Array<Fiber.Fiber<void, E>> = []
+      /** While campaigning (not leading), the elector has nothing to drain: stop it at once. */
+      let stopCampaign: Effect.Effect<void> = Effect.void
+      for (const runnable of runnables) {
+        if (runnable.needLeaderElection === false) fibers.push(yield* Effect.forkChild(start(runnable)))
+      }
+      const leaderWork = Effect.forEach(
+        runnables.filter((r) => r.needLeaderElection !== false),
+        start,
+        { concurrency: "unbounded", discard: true }
+      )
+      if (options.leaderElection === undefined) {
+        fibers.push(yield* Effect.forkChild(leaderWork))
+      } else {
+        const leaseClient = yield* Effect.serviceOption(LeaseClient)
+        if (Option.isNone(leaseClient)) {
+          return yield* new MissingLeaseClient({
+            message: "leader election is on but no LeaseClient was provided"
+          })
+        }
+        const elector = yield* makeLeaderElector(options.leaderElection).pipe(
+          Effect.provideService(LeaseClient, leaseClient.value)
+        )
+        yield* checks.addHealthzCheck("leaderElection", elector.healthCheck(20_000))
+        const campaign = yield* Effect.forkChild(elector.run(leaderWork))
+        fibers.push(campaign)
+        stopCampaign = Effect.flatMap(elector.isLeader, (leading) =>
+          leading ? Effect.void : Fiber.interrupt(campaign)
+        )
+      }
+
+      const grace = Duration.millis(options.gracefulShutdownTimeoutMillis ?? 30_000)
+      const stopGracefully = Effect.gen(function* () {
+        yield* Deferred.succeed(stopping, undefined)
+        yield* stopCampaign
+        yield* Effect.logInfo(`Stopping: waiting up to ${Duration.format(grace)} for in-flight work`)
+        const drained = yield* Effect.forEach(fibers, (fiber) => Fiber.await(fiber), {
+          concurrency: "unbounded",
+          discard: true
+        }).pipe(Effect.interruptible, Effect.timeoutOption(grace))
+        if (Option.isNone(drained))
+          yield* Effect.logWarning("Grace period exceeded: interrupting in-flight work")
+        // Leader work ends (and the Lease is released) before the servers close with the scope.
+        yield* Fiber.interruptAll(fibers)
+        yield* Effect.logInfo("Stopped")
+      })
+
+      // Runs forever; fails as soon as a runnable fails. A runnable that returns early is fine.
+      return yield* Effect.forEach(fibers, (fiber) => Fiber.join(fiber).pipe(Effect.andThen(Effect.never)), {
+        concurrency: "unbounded",
+        discard: true
+      }).pipe(Effect.andThen(Effect.never), Effect.ensuring(Effect.uninterruptible(stopGracefully)))
+    })
+  )
+
+/**
+ * `NodeRuntime.runMain` for an operator: SIGTERM/SIGINT interrupt the program, which stops
+ * gracefully; a stop by signal exits 0 (not 130), a failure exits 1.
+ */
+export const runMain = <E, A>(program: Effect.Effect<A, E>): void =>
+  NodeRuntime.runMain(program, { teardown: gracefulTeardown })
+
+/** Exit code 0 for success or interruption (a requested stop), 1 otherwise. */
+export const gracefulTeardown = <E, A>(exit: Exit.Exit<A, E>, onExit: (code: number) => void): void =>
+  onExit(Exit.isSuccess(exit) || Cause.hasInterruptsOnly(exit.cause) ? 0 : 1)

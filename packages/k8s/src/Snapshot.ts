@@ -1,0 +1,51 @@
+/**
+ * Builds core `Observed` snapshots from caches, one cache per kind. Shared by the Controller (live
+ * caches fed by watches) and the dry run (caches filled by one list each), so both see a primary
+ * the same way. Reads caches only; never the API server.
+ */
+import {
+  groupOf,
+  type KubeObject,
+  keyOfRef,
+  type ObjectRef,
+  type Observed,
+  type Reconciler,
+  type ResourceType
+} from "@kleff/core"
+import type { Cache } from "./Store.ts"
+
+export const typeKey = (type: Pick<ResourceType, "group" | "kind">): string => `${type.group}/${type.kind}`
+
+/** Every kind a controller reads: its primary, its owned kinds and the kinds it refers to, once each. */
+export const kindsOf = <P extends KubeObject>(
+  reconciler: Reconciler<P>,
+  referenced: ReadonlyArray<ResourceType> = []
+): ReadonlyArray<ResourceType> => {
+  const types = new Map<string, ResourceType>()
+  for (const type of [reconciler.primary, ...reconciler.owned, ...referenced]) types.set(typeKey(type), type)
+  return [...types.values()]
+}
+
+export interface Caches {
+  /** The cache holding objects of this apiVersion's group and kind, if the controller reads that kind. */
+  readonly of: (apiVersion: string, kind: string) => Cache | undefined
+  /** The caches of the reconciler's owned kinds. */
+  readonly owned: ReadonlyArray<Cache>
+}
+
+export const caches = <P extends KubeObject>(
+  byType: ReadonlyMap<string, Cache>,
+  reconciler: Reconciler<P>
+): Caches => ({
+  of: (apiVersion, kind) => byType.get(`${groupOf(apiVersion)}/${kind}`),
+  owned: reconciler.owned.flatMap((type) => byType.get(typeKey(type)) ?? [])
+})
+
+export const observe = <P extends KubeObject>(primary: P, from: Caches): Observed<P> => {
+  const uid = primary.metadata.uid
+  return {
+    primary,
+    owned: uid === undefined ? [] : from.owned.flatMap((cache) => cache.ownedBy(uid)),
+    get: (ref: ObjectRef) => from.of(ref.apiVersion, ref.kind)?.get(keyOfRef(ref))
+  }
+}

@@ -1,0 +1,358 @@
+/**
+ * The reflector cache: every object of one watched type, by `ObjectKey`, fed by a `Watcher`, with
+ * indexes by controller owner UID and by label, a readiness signal, and a change feed. It is the
+ * source of every `observed` snapshot; reconciles read it and never the API server.
+ *
+ * Consistency: a `Restarted` (complete relist) builds new maps and indexes on the side and swaps
+ * them in one step, so a reader sees either the old complete state or the new one. `Applied` and
+ * `Deleted` update the maps and indexes in place, synchronously.
+ *
+ * Memory: one reference per object; indexes hold key strings, never copies. On ingest the
+ * `metadata.managedFields` entry is dropped (set to undefined, which keeps the object's hidden
+ * class; it is typically a third of an object's JSON and nothing here reads it) unless
+ * `keepManagedFields` is set. Objects are shared with readers: they must be treated as immutable.
+ *
+ * It must not talk to the API server (the watcher does) nor decide what a change means (the
+ * controller maps changes to primary keys).
+ */
+import { controllerUidOf, type KubeObject, keyOf, type ObjectKey, type ResourceType } from "@kleff/core"
+import { Deferred, Effect, PubSub, type Scope, Stream } from "effect"
+import type { Client } from "./Client.ts"
+import { type WatcherEvent, type WatcherOptions, watcher } from "./Watcher.ts"
+
+/** One change to the cache, for controllers to map to primary keys. */
+export interface Change<T extends KubeObject = KubeObject> {
+  readonly key: ObjectKey
+  /** The object before the change; undefined when it was added. */
+  readonly before: T | undefined
+  /** The object after the change; undefined when it was deleted. */
+  readonly after: T | undefined
+  /**
+   * True when a relist re-delivered the object at the same resourceVersion: nothing changed, but
+   * the controller may want to re-check it at low priority (a periodic resync).
+   */
+  readonly unchanged: boolean
+}
+
+export interface StoreOptions<T extends KubeObject = KubeObject> {
+  /**
+   * Label keys maintained as an index for `byLabel`. Defaults to `"all"`; with a list, `byLabel` on
+   * any other key scans the cache.
+   */
+  readonly indexLabels?: ReadonlyArray<string> | "all" | undefined
+  /** Keep `metadata.managedFields` on cached objects (dropped by default). */
+  readonly keepManagedFields?: boolean | undefined
+  /** A further transform on ingest (e.g. drop fields no controller reads). */
+  readonly transform?: ((object: T) => T) | undefined
+}
+
+// ---------------------------------------------------------------------------------------------
+// The synchronous cache (no Effect): indexes and the swap. Exported for tests and benchmarks.
+
+/** One key, or several: most index entries (a tenant's UID, a per-tenant label) hold a single object. */
+type Entry = ObjectKey | Set<ObjectKey>
+
+const noKeys: ReadonlyArray<ObjectKey> = []
+
+/** A multimap `K → keys` that stores a lone key without a `Set` and forgets empty entries. */
+class KeyIndex<K> {
+  readonly map = new Map<K, Entry>()
+
+  add(k: K, key: ObjectKey): void {
+    const entry = this.map.get(k)
+    if (entry === undefined) this.map.set(k, key)
+    else if (typeof entry === "string") {
+      if (entry !== key) this.map.set(k, new Set([entry, key]))
+    } else entry.add(key)
+  }
+
+  remove(k: K, key: ObjectKey): void {
+    const entry = this.map.get(k)
+    if (entry === undefined) return
+    if (typeof entry === "string") {
+      if (entry === key) this.map.delete(k)
+      return
+    }
+    entry.delete(key)
+    if (entry.size === 1) {
+      for (const last of entry) this.map.set(k, last)
+    } else if (entry.size === 0) this.map.delete(k)
+  }
+
+  get(k: K): Iterable<ObjectKey> {
+    const entry = this.map.get(k)
+    return entry === undefined ? noKeys : typeof entry === "string" ? [entry] : entry
+  }
+}
+
+/** One complete generation of the cache: objects and their indexes, swapped as a unit. */
+class Generation<T extends KubeObject> {
+  readonly objects = new Map<ObjectKey, T>()
+  readonly byOwner = new KeyIndex<string>()
+  /** label key → label value → keys. Holds the objects' own key and value strings, no copies. */
+  readonly byLabel = new Map<string, KeyIndex<string>>()
+  private readonly indexLabels: ReadonlySet<string> | "all"
+
+  constructor(indexLabels: ReadonlySet<string> | "all") {
+    this.indexLabels = indexLabels
+  }
+
+  indexes(label: string): boolean {
+    return this.indexLabels === "all" || this.indexLabels.has(label)
+  }
+
+  labelIndex(label: string): KeyIndex<string> | undefined {
+    return this.byLabel.get(label)
+  }
+
+  /** Inserts, or replaces `before` with `object`, touching only the index entries that differ. */
+  put(key: ObjectKey, object: T, before: T | undefined): void {
+    this.objects.set(key, object)
+    const ownerBefore = before === undefined ? undefined : controllerUidOf(before)
+    const ownerAfter = controllerUidOf(object)
+    if (ownerBefore !== ownerAfter) {
+      if (ownerBefore !== undefined) this.byOwner.remove(ownerBefore, key)
+      if (ownerAfter !== undefined) this.byOwner.add(ownerAfter, key)
+    }
+    const labelsBefore = before?.metadata.labels
+    const labelsAfter = object.metadata.labels
+    if (labelsBefore === labelsAfter) return
+    if (labelsBefore !== undefined) {
+      for (const label in labelsBefore) {
+        const value = labelsBefore[label]
+        if (value !== undefined && labelsAfter?.[label] !== value && this.indexes(label)) {
+          this.byLabel.get(label)?.remove(value, key)
+          if (this.byLabel.get(label)?.map.size === 0) this.byLabel.delete(label)
+        }
+      }
+    }
+    if (labelsAfter !== undefined) {
+      for (const label in labelsAfter) {
+        const value = labelsAfter[label]
+        if (value !== undefined && labelsBefore?.[label] !== value && this.indexes(label)) {
+          let index = this.byLabel.get(label)
+          if (index === undefined) {
+            index = new KeyIndex<string>()
+            this.byLabel.set(label, index)
+          }
+          index.add(value, key)
+        }
+      }
+    }
+  }
+
+  remove(key: ObjectKey, object: T): void {
+    this.objects.delete(key)
+    const owner = controllerUidOf(object)
+    if (owner !== undefined) this.byOwner.remove(owner, key)
+    const labels = object.metadata.labels
+    if (labels === undefined) return
+    for (const label in labels) {
+      const value = labels[label]
+      const index = this.byLabel.get(label)
+      if (value === undefined || index === undefined) continue
+      index.remove(value, key)
+      if (index.map.size === 0) this.byLabel.delete(label)
+    }
+  }
+}
+
+/**
+ * The cache proper. Every method is synchronous; `apply` returns the changes it made. Not safe to
+ * share across threads (there are none); safe across fibers because no method yields.
+ */
+export class Cache<T extends KubeObject = KubeObject> {
+  private current: Generation<T>
+  private readonly indexLabels: ReadonlySet<string> | "all"
+  private readonly keepManagedFields: boolean
+  private readonly transform: ((object: T) => T) | undefined
+  private readyFlag = false
+
+  constructor(options: StoreOptions<T> = {}) {
+    this.indexLabels =
+      options.indexLabels === undefined || options.indexLabels === "all"
+        ? "all"
+        : new Set(options.indexLabels)
+    this.keepManagedFields = options.keepManagedFields ?? false
+    this.transform = options.transform
+    this.current = new Generation<T>(this.indexLabels)
+  }
+
+  /** True once a complete list has been applied. */
+  get ready(): boolean {
+    return this.readyFlag
+  }
+
+  get size(): number {
+    return this.current.objects.size
+  }
+
+  get(key: ObjectKey): T | undefined {
+    return this.current.objects.get(key)
+  }
+
+  list(): Array<T> {
+    return Array.from(this.current.objects.values())
+  }
+
+  keys(): Array<ObjectKey> {
+    return Array.from(this.current.objects.keys())
+  }
+
+  /** Objects whose controller owner reference has this UID. */
+  ownedBy(uid: string): Array<T> {
+    return this.resolve(this.current, this.current.byOwner.get(uid))
+  }
+
+  byLabel(label: string, value: string): Array<T> {
+    const generation = this.current
+    if (generation.indexes(label)) return this.resolve(generation, generation.labelIndex(label)?.get(value))
+    const found: Array<T> = []
+    for (const object of generation.objects.values()) {
+      if (object.metadata.labels?.[label] === value) found.push(object)
+    }
+    return found
+  }
+
+  /** Applies one watcher event; returns the changes, in order. */
+  apply(event: WatcherEvent<T>): Array<Change<T>> {
+    switch (event._tag) {
+      case "Applied": {
+        const object = this.ingest(event.object)
+        const key = keyOf(object)
+        const generation = this.current
+        const before = generation.objects.get(key)
+        generation.put(key, object, before)
+        return [{ key, before, after: object, unchanged: false }]
+      }
+      case "Deleted": {
+        const key = keyOf(event.object)
+        const generation = this.current
+        const before = generation.objects.get(key)
+        if (before !== undefined) generation.remove(key, before)
+        return [{ key, before, after: undefined, unchanged: false }]
+      }
+      case "Restarted":
+        return this.restart(event.objects)
+    }
+  }
+
+  /** Builds the next generation from a complete list, then swaps it in. */
+  private restart(objects: ReadonlyArray<T>): Array<Change<T>> {
+    const previous = this.current
+    const next = new Generation<T>(this.indexLabels)
+    const changes: Array<Change<T>> = []
+    for (const incoming of objects) {
+      const key = keyOf(incoming)
+      const before = previous.objects.get(key)
+      const rv = incoming.metadata.resourceVersion
+      if (before !== undefined && rv !== undefined && before.metadata.resourceVersion === rv) {
+        // Same version: keep the instance we already hold, let the fresh copy be collected.
+        next.put(key, before, undefined)
+        changes.push({ key, before, after: before, unchanged: true })
+      } else {
+        const object = this.ingest(incoming)
+        next.put(key, object, undefined)
+        changes.push({ key, before, after: object, unchanged: false })
+      }
+    }
+    for (const [key, before] of previous.objects) {
+      if (!next.objects.has(key)) changes.push({ key, before, after: undefined, unchanged: false })
+    }
+    this.current = next
+    this.readyFlag = true
+    return changes
+  }
+
+  private ingest(object: T): T {
+    if (!this.keepManagedFields && "managedFields" in object.metadata) {
+      // Assigning (rather than deleting) keeps the object's shape and fast properties.
+      ;(object.metadata as { managedFields?: unknown }).managedFields = undefined
+    }
+    return this.transform === undefined ? object : this.transform(object)
+  }
+
+  private resolve(generation: Generation<T>, keys: Iterable<ObjectKey> | undefined): Array<T> {
+    if (keys === undefined) return []
+    const found: Array<T> = []
+    for (const key of keys) {
+      const object = generation.objects.get(key)
+      if (object !== undefined) found.push(object)
+    }
+    return found
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The Effect face of the cache
+
+export interface Store<T extends KubeObject = KubeObject> {
+  /** Completes once the first complete list is in; reconciles wait on it. */
+  readonly ready: Effect.Effect<void>
+  readonly isReady: Effect.Effect<boolean>
+  get(key: ObjectKey): Effect.Effect<T | undefined>
+  readonly list: Effect.Effect<ReadonlyArray<T>>
+  readonly keys: Effect.Effect<ReadonlyArray<ObjectKey>>
+  readonly size: Effect.Effect<number>
+  /** Objects whose controller owner reference has this UID. */
+  ownedBy(uid: string): Effect.Effect<ReadonlyArray<T>>
+  byLabel(label: string, value: string): Effect.Effect<ReadonlyArray<T>>
+  /**
+   * Subscribes now: every change applied after this returns is delivered to the stream, in order.
+   * Subscribe before starting the feed (or enqueue `keys` after `ready`) not to miss the first list.
+   */
+  readonly subscribe: Effect.Effect<Stream.Stream<Change<T>>, never, Scope.Scope>
+  /** A stream that subscribes when it starts. */
+  readonly changes: Stream.Stream<Change<T>>
+  /** Feeds one watcher event (what the reflector does). */
+  apply(event: WatcherEvent<T>): Effect.Effect<void>
+  /** The synchronous cache underneath, for code that reads many objects at once. */
+  readonly cache: Cache<T>
+}
+
+/** An empty store; feed it with `apply` (or use `reflect`). */
+export const make = <T extends KubeObject>(
+  options: StoreOptions<T> = {}
+): Effect.Effect<Store<T>, never, Scope.Scope> =>
+  Effect.gen(function* () {
+    const cache = new Cache<T>(options)
+    const readyLatch = yield* Deferred.make<void>()
+    // Unbounded: a slow subscriber must never stall the reflector. Without subscribers, publishing is dropped.
+    const pubsub = yield* Effect.acquireRelease(PubSub.unbounded<Change<T>>(), PubSub.shutdown)
+    const store: Store<T> = {
+      ready: Deferred.await(readyLatch),
+      isReady: Effect.sync(() => cache.ready),
+      get: (key) => Effect.sync(() => cache.get(key)),
+      list: Effect.sync(() => cache.list()),
+      keys: Effect.sync(() => cache.keys()),
+      size: Effect.sync(() => cache.size),
+      ownedBy: (uid) => Effect.sync(() => cache.ownedBy(uid)),
+      byLabel: (label, value) => Effect.sync(() => cache.byLabel(label, value)),
+      subscribe: Effect.map(PubSub.subscribe(pubsub), Stream.fromSubscription),
+      changes: Stream.fromPubSub(pubsub),
+      apply: (event) =>
+        Effect.suspend(() => {
+          const changes = cache.apply(event)
+          const published = changes.length === 0 ? Effect.void : PubSub.publishAll(pubsub, changes)
+          return event._tag === "Restarted"
+            ? Effect.andThen(published, Deferred.succeed(readyLatch, undefined))
+            : published
+        }).pipe(Effect.asVoid),
+      cache
+    }
+    return store
+  })
+
+/**
+ * A store kept in sync with the cluster: a `watcher` for `type` feeding a new store, running in
+ * the enclosing scope (closing the scope stops the watch). Await `store.ready` before reading.
+ */
+export const reflect = <T extends KubeObject>(
+  type: ResourceType<T>,
+  options: StoreOptions<T> & Omit<WatcherOptions, "resumeFrom"> = {}
+): Effect.Effect<Store<T>, never, Client | Scope.Scope> =>
+  Effect.gen(function* () {
+    const store = yield* make<T>(options)
+    yield* watcher(type, options).pipe(Stream.runForEach(store.apply), Effect.forkScoped)
+    return store
+  })

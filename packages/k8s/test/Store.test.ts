@@ -1,0 +1,189 @@
+// The reflector cache without a server: atomic relist swap, incremental indexes, change feed.
+
+import { assert, describe, it } from "@effect/vitest"
+import { controllerReference, type KubeObject, keyOf } from "@kleff/core"
+import { Effect, Fiber, Schema, Stream } from "effect"
+import * as Store from "../src/Store.ts"
+
+const owner: KubeObject = { apiVersion: "kleff.io/v1", kind: "Tenant", metadata: { name: "t", uid: "uid-t" } }
+const other: KubeObject = { apiVersion: "kleff.io/v1", kind: "Tenant", metadata: { name: "o", uid: "uid-o" } }
+
+const cm = (
+  name: string,
+  rv: string,
+  options: { labels?: Record<string, string>; owner?: KubeObject; managed?: boolean } = {}
+): KubeObject => ({
+  apiVersion: "v1",
+  kind: "ConfigMap",
+  metadata: {
+    name,
+    namespace: "ns",
+    resourceVersion: rv,
+    ...(options.labels === undefined ? {} : { labels: options.labels }),
+    ...(options.owner === undefined ? {} : { ownerReferences: [controllerReference(options.owner)] }),
+    ...(options.managed === true ? { managedFields: [{ manager: "kleff", operation: "Apply" }] } : {})
+  },
+  data: { k: name }
+})
+
+const names = (objects: ReadonlyArray<KubeObject>) => objects.map((o) => o.metadata.name).sort()
+
+describe("Store.Cache", () => {
+  it("is not ready until the first complete list, then holds exactly that list", () => {
+    const cache = new Store.Cache()
+    assert.isFalse(cache.ready)
+    cache.apply({ _tag: "Applied", object: cm("early", "1") })
+    assert.isFalse(cache.ready)
+    cache.apply({ _tag: "Restarted", objects: [cm("a", "2"), cm("b", "3")], resourceVersion: "3" })
+    assert.isTrue(cache.ready)
+    assert.deepStrictEqual(names(cache.list()), ["a", "b"])
+    assert.strictEqual(cache.get(keyOf(cm("a", "x")))?.metadata.resourceVersion, "2")
+    assert.strictEqual(cache.get(keyOf(cm("early", "x"))), undefined)
+  })
+
+  it("a relist reports adds, updates, deletes, and unchanged objects (same resourceVersion), keeping their instance", () => {
+    const cache = new Store.Cache()
+    cache.apply({
+      _tag: "Restarted",
+      objects: [cm("keep", "1"), cm("bump", "2"), cm("gone", "3")],
+      resourceVersion: "3"
+    })
+    const kept = cache.get(keyOf(cm("keep", "1")))
+    const changes = cache.apply({
+      _tag: "Restarted",
+      objects: [cm("keep", "1"), cm("bump", "5"), cm("new", "6")],
+      resourceVersion: "6"
+    })
+    const byName = new Map(changes.map((c) => [(c.after ?? c.before)?.metadata.name, c]))
+    assert.isTrue(byName.get("keep")?.unchanged)
+    assert.strictEqual(byName.get("keep")?.after, kept, "the cached instance is reused")
+    assert.isFalse(byName.get("bump")?.unchanged)
+    assert.strictEqual(byName.get("bump")?.before?.metadata.resourceVersion, "2")
+    assert.strictEqual(byName.get("bump")?.after?.metadata.resourceVersion, "5")
+    assert.strictEqual(byName.get("new")?.before, undefined)
+    assert.strictEqual(byName.get("gone")?.after, undefined)
+    assert.strictEqual(changes.length, 4)
+    assert.deepStrictEqual(names(cache.list()), ["bump", "keep", "new"])
+  })
+
+  it("maintains the owner and label indexes through updates, deletes and relists", () => {
+    const cache = new Store.Cache()
+    cache.apply({
+      _tag: "Restarted",
+      objects: [
+        cm("a", "1", { owner, labels: { tier: "gold" } }),
+        cm("b", "2", { owner, labels: { tier: "silver" } }),
+        cm("c", "3", { owner: other, labels: { tier: "gold" } })
+      ],
+      resourceVersion: "3"
+    })
+    assert.deepStrictEqual(names(cache.ownedBy("uid-t")), ["a", "b"])
+    assert.deepStrictEqual(names(cache.byLabel("tier", "gold")), ["a", "c"])
+    // b changes owner and label.
+    cache.apply({ _tag: "Applied", object: cm("b", "4", { owner: other, labels: { tier: "gold" } }) })
+    assert.deepStrictEqual(names(cache.ownedBy("uid-t")), ["a"])
+    assert.deepStrictEqual(names(cache.ownedBy("uid-o")), ["b", "c"])
+    assert.deepStrictEqual(names(cache.byLabel("tier", "gold")), ["a", "b", "c"])
+    assert.deepStrictEqual(names(cache.byLabel("tier", "silver")), [])
+    cache.apply({ _tag: "Deleted", object: cm("a", "5") })
+    assert.deepStrictEqual(names(cache.ownedBy("uid-t")), [])
+    assert.deepStrictEqual(names(cache.byLabel("tier", "gold")), ["b", "c"])
+    cache.apply({
+      _tag: "Restarted",
+      objects: [cm("z", "9", { owner, labels: { tier: "gold" } })],
+      resourceVersion: "9"
+    })
+    assert.deepStrictEqual(names(cache.ownedBy("uid-t")), ["z"])
+    assert.deepStrictEqual(names(cache.ownedBy("uid-o")), [])
+    assert.deepStrictEqual(names(cache.byLabel("tier", "gold")), ["z"])
+  })
+
+  it("answers byLabel on a non-indexed key by scanning", () => {
+    const cache = new Store.Cache({ indexLabels: ["tier"] })
+    cache.apply({
+      _tag: "Restarted",
+      objects: [
+        cm("a", "1", { labels: { tier: "gold", zone: "x" } }),
+        cm("b", "2", { labels: { zone: "y" } })
+      ],
+      resourceVersion: "2"
+    })
+    assert.deepStrictEqual(names(cache.byLabel("tier", "gold")), ["a"])
+    assert.deepStrictEqual(names(cache.byLabel("zone", "y")), ["b"])
+  })
+
+  it("drops managedFields on ingest unless asked to keep them", () => {
+    const cache = new Store.Cache()
+    cache.apply({ _tag: "Restarted", objects: [cm("a", "1", { managed: true })], resourceVersion: "1" })
+    const managedFields = (o: KubeObject | undefined) =>
+      (o?.metadata as { managedFields?: unknown } | undefined)?.managedFields
+    assert.strictEqual(managedFields(cache.get(keyOf(cm("a", "1")))), undefined)
+    const keeping = new Store.Cache({ keepManagedFields: true })
+    keeping.apply({ _tag: "Applied", object: cm("a", "1", { managed: true }) })
+    assert.isDefined(managedFields(keeping.get(keyOf(cm("a", "1")))))
+  })
+
+  // Indexes always agree with a brute-force scan, whatever sequence of events arrives.
+  const Op = Schema.Struct({
+    kind: Schema.Literals(["apply", "delete", "relist"]),
+    name: Schema.Literals(["a", "b", "c", "d"]),
+    owner: Schema.Literals(["uid-t", "uid-o", "none"]),
+    tier: Schema.Literals(["gold", "silver", "none"])
+  })
+  it.prop("indexes equal a scan after any event sequence", [Schema.Array(Op)], ([ops]) => {
+    const cache = new Store.Cache()
+    let rv = 0
+    const make = (op: typeof Op.Type) =>
+      cm(op.name, String(++rv), {
+        ...(op.owner === "none" ? {} : { owner: op.owner === "uid-t" ? owner : other }),
+        ...(op.tier === "none" ? {} : { labels: { tier: op.tier } })
+      })
+    for (const op of ops) {
+      if (op.kind === "apply") cache.apply({ _tag: "Applied", object: make(op) })
+      else if (op.kind === "delete") cache.apply({ _tag: "Deleted", object: make(op) })
+      else cache.apply({ _tag: "Restarted", objects: [make(op)], resourceVersion: String(rv) })
+    }
+    const all = cache.list()
+    for (const uid of ["uid-t", "uid-o"]) {
+      const scan = all.filter((o) =>
+        o.metadata.ownerReferences?.some((r) => r.uid === uid && r.controller === true)
+      )
+      assert.deepStrictEqual(names(cache.ownedBy(uid)), names(scan))
+    }
+    for (const tier of ["gold", "silver"]) {
+      assert.deepStrictEqual(
+        names(cache.byLabel("tier", tier)),
+        names(all.filter((o) => o.metadata.labels?.tier === tier))
+      )
+    }
+  })
+})
+
+describe("Store (Effect)", () => {
+  it.effect("ready completes on the first complete list; subscribers see every change in order", () =>
+    Effect.gen(function* () {
+      const store = yield* Store.make()
+      const changes = yield* store.subscribe
+      const collected = yield* changes.pipe(Stream.take(3), Stream.runCollect, Effect.forkChild)
+      assert.isFalse(yield* store.isReady)
+      const waiting = yield* Effect.forkChild(store.ready)
+      yield* store.apply({ _tag: "Restarted", objects: [cm("a", "1"), cm("b", "2")], resourceVersion: "2" })
+      yield* Fiber.join(waiting)
+      assert.isTrue(yield* store.isReady)
+      yield* store.apply({ _tag: "Deleted", object: cm("a", "3") })
+      const seen = yield* Fiber.join(collected)
+      assert.deepStrictEqual(
+        seen.map((c) => [
+          (c.after ?? c.before)?.metadata.name,
+          c.after === undefined ? "deleted" : "present"
+        ]),
+        [
+          ["a", "present"],
+          ["b", "present"],
+          ["a", "deleted"]
+        ]
+      )
+      assert.deepStrictEqual(names(yield* store.list), ["b"])
+    })
+  )
+})

@@ -1,0 +1,266 @@
+// Shared helpers for tests against the real local API server (started by the workspace's vitest
+// global setup, which sets KLEFF_TEST_KUBECONFIG; or by hand: `node tools/cluster/cluster.ts up`).
+// Nothing here imitates the API: these are ways to reach it, name things uniquely, and break the
+// network between the client and the server on purpose.
+import * as crypto from "node:crypto"
+import * as net from "node:net"
+import { describe, it } from "@effect/vitest"
+import type { KubeObject, ResourceType } from "@kleff/core"
+import { Effect, Layer, type Scope } from "effect"
+import { Client, type ClientOptions } from "../src/Client.ts"
+import type { KubeError } from "../src/Errors.ts"
+import { KubeConfig } from "../src/KubeConfig.ts"
+
+export const kubeconfigPath: string | undefined =
+  process.env.KLEFF_TEST_KUBECONFIG === "" ? undefined : process.env.KLEFF_TEST_KUBECONFIG
+
+/**
+ * A suite that needs the cluster. Without one it is skipped with the reason in its name, except in
+ * CI where a missing cluster is a failure (nothing that needs the cluster is silently skipped there).
+ */
+export const describeCluster = (name: string, suite: () => void): void => {
+  if (kubeconfigPath !== undefined) describe(name, suite)
+  else if (process.env.CI !== undefined && process.env.CI !== "") {
+    describe(name, () => {
+      it("has a cluster", () => {
+        throw new Error("KLEFF_TEST_KUBECONFIG is not set: the cluster global setup did not run")
+      })
+    })
+  } else {
+    describe.skip(
+      `${name} [skipped: KLEFF_TEST_KUBECONFIG is not set; run tools/cluster/cluster.ts up]`,
+      suite
+    )
+  }
+}
+
+const requirePath = (): string => {
+  if (kubeconfigPath === undefined) throw new Error("KLEFF_TEST_KUBECONFIG is not set")
+  return kubeconfigPath
+}
+
+/** The admin connection of the test cluster. */
+export const kubeConfigLayer = (): Layer.Layer<KubeConfig, unknown> => KubeConfig.layerFromFile(requirePath())
+
+/** An admin client (and its KubeConfig) for the test cluster. */
+export const clusterLayer = (options: ClientOptions = {}): Layer.Layer<Client | KubeConfig, unknown> =>
+  Client.layerWith(options).pipe(Layer.provideMerge(kubeConfigLayer()))
+
+/** A client that reaches the API server through `proxy` (same TLS and credentials). */
+export const proxiedClientLayer = (
+  proxy: TcpProxy,
+  options: ClientOptions = {}
+): Layer.Layer<Client, unknown> =>
+  Client.layerWith(options).pipe(
+    Layer.provide(
+      Layer.effect(
+        KubeConfig,
+        Effect.gen(function* () {
+          const direct = yield* KubeConfig
+          const server = new URL(direct.server.toString())
+          server.port = String(proxy.port)
+          return { ...direct, server }
+        })
+      ).pipe(Layer.provide(kubeConfigLayer()))
+    )
+  )
+
+export const uniqueName = (prefix: string): string => `${prefix}-${crypto.randomBytes(4).toString("hex")}`
+
+export const Namespaces: ResourceType = {
+  group: "",
+  version: "v1",
+  kind: "Namespace",
+  plural: "namespaces",
+  namespaced: false
+}
+export const ConfigMaps: ResourceType = {
+  group: "",
+  version: "v1",
+  kind: "ConfigMap",
+  plural: "configmaps",
+  namespaced: true
+}
+export const ServiceAccounts: ResourceType = {
+  group: "",
+  version: "v1",
+  kind: "ServiceAccount",
+  plural: "serviceaccounts",
+  namespaced: true
+}
+export const Events: ResourceType = {
+  group: "events.k8s.io",
+  version: "v1",
+  kind: "Event",
+  plural: "events",
+  namespaced: true
+}
+export const CustomResourceDefinitions: ResourceType = {
+  group: "apiextensions.k8s.io",
+  version: "v1",
+  kind: "CustomResourceDefinition",
+  plural: "customresourcedefinitions",
+  namespaced: false
+}
+
+export const configMap = (
+  namespace: string,
+  name: string,
+  data: Readonly<Record<string, string>> = {},
+  metadata: Partial<KubeObject["metadata"]> = {}
+): KubeObject => ({
+  apiVersion: "v1",
+  kind: "ConfigMap",
+  metadata: { ...metadata, name, namespace },
+  data
+})
+
+/** A fresh namespace for one test, deleted (in the background) when the test's scope closes. */
+export const testNamespace = (prefix: string): Effect.Effect<string, KubeError, Client | Scope.Scope> =>
+  Effect.gen(function* () {
+    const client = yield* Client
+    const name = uniqueName(prefix)
+    yield* Effect.acquireRelease(
+      client.create(Namespaces, { apiVersion: "v1", kind: "Namespace", metadata: { name } }),
+      () => client.delete(Namespaces, name).pipe(Effect.ignore)
+    )
+    return name
+  })
+
+/** Polls `effect` until `done` holds for its result, or fails after `timeoutMillis`. */
+export const eventually = <A, E, R>(
+  effect: Effect.Effect<A, E, R>,
+  done: (a: A) => boolean,
+  timeoutMillis = 20_000,
+  what = "condition"
+): Effect.Effect<A, E | Error, R> =>
+  Effect.gen(function* () {
+    const deadline = Date.now() + timeoutMillis
+    for (;;) {
+      const value = yield* effect
+      if (done(value)) return value
+      if (Date.now() > deadline) return yield* Effect.fail(new Error(`timed out waiting for ${what}`))
+      yield* Effect.sleep("100 millis")
+    }
+  })
+
+/** A TCP forwarder to the API server that can cut every connection on demand. */
+export interface TcpProxy {
+  readonly port: number
+  /** Connections currently open through the proxy. */
+  readonly open: () => number
+  /** Resets (RST) every open connection: in-flight requests and watches fail with ECONNRESET. */
+  readonly resetAll: () => void
+}
+
+export const tcpProxy = (target: URL): Effect.Effect<TcpProxy, never, Scope.Scope> =>
+  Effect.acquireRelease(
+    Effect.promise(
+      () =>
+        new Promise<{ proxy: TcpProxy; server: net.Server; sockets: Set<net.Socket> }>((resolve) => {
+          const sockets = new Set<net.Socket>()
+          const server = net.createServer((downstream) => {
+            const upstream = net.connect(Number(target.port), target.hostname)
+            for (const socket of [downstream, upstream]) {
+              sockets.add(socket)
+              socket.on("close", () => sockets.delete(socket))
+              socket.on("error", () => {
+                downstream.destroy()
+                upstream.destroy()
+              })
+            }
+            downstream.pipe(upstream)
+            upstream.pipe(downstream)
+          })
+          server.listen(0, "127.0.0.1", () => {
+            const address = server.address()
+            const port = typeof address === "object" && address !== null ? address.port : 0
+            resolve({
+              server,
+              sockets,
+              proxy: {
+                port,
+                open: () => sockets.size / 2,
+                resetAll: () => {
+                  for (const socket of sockets) socket.resetAndDestroy()
+                }
+              }
+            })
+          })
+        })
+    ),
+    ({ server, sockets }) =>
+      Effect.promise(
+        () =>
+          new Promise<void>((resolve) => {
+            for (const socket of sockets) socket.destroy()
+            server.close(() => resolve())
+          })
+      )
+  ).pipe(Effect.map(({ proxy }) => proxy))
+
+// A custom resource type for tests that need a status subresource or a fresh watch cache.
+
+export const Widgets: ResourceType = {
+  group: "test.kleff.io",
+  version: "v1",
+  kind: "Widget",
+  plural: "widgets",
+  namespaced: true
+}
+
+/** A namespaced CRD with a status subresource, applied idempotently (shared by concurrent test files). */
+export const ensureWidgetCrd = Effect.gen(function* () {
+  const client = yield* Client
+  const schema = { type: "object", "x-kubernetes-preserve-unknown-fields": true }
+  yield* client.apply(CustomResourceDefinitions, {
+    apiVersion: "apiextensions.k8s.io/v1",
+    kind: "CustomResourceDefinition",
+    metadata: { name: "widgets.test.kleff.io" },
+    spec: {
+      group: "test.kleff.io",
+      scope: "Namespaced",
+      names: { plural: "widgets", singular: "widget", kind: "Widget", listKind: "WidgetList" },
+      versions: [
+        {
+          name: "v1",
+          served: true,
+          storage: true,
+          subresources: { status: {} },
+          schema: {
+            openAPIV3Schema: {
+              type: "object",
+              properties: { spec: schema, status: schema }
+            }
+          }
+        }
+      ]
+    }
+  })
+  yield* eventually(
+    client.get(CustomResourceDefinitions, "widgets.test.kleff.io"),
+    (crd) =>
+      (crd.status as { conditions?: Array<{ type: string; status: string }> } | undefined)?.conditions?.some(
+        (c) => c.type === "Established" && c.status === "True"
+      ) === true,
+    30_000,
+    "the Widget CRD to be established"
+  )
+  // Discovery of a new CRD can lag its Established condition by a moment.
+  yield* eventually(
+    client.list(Widgets, { namespace: "default" }).pipe(
+      Effect.as(true),
+      Effect.orElseSucceed(() => false)
+    ),
+    (ok) => ok,
+    30_000,
+    "the Widget API to be served"
+  )
+})
+
+export const widget = (namespace: string, name: string, spec: object): KubeObject => ({
+  apiVersion: "test.kleff.io/v1",
+  kind: "Widget",
+  metadata: { name, namespace },
+  spec
+})
