@@ -1,2 +1,61 @@
-// `npm start`: runs the tenant operator on the local control plane (or a given cluster).
-console.log("tenant-operator: not yet available — the operator lands with packages/tenant-operator.")
+// `npm start [-- <flags for tenant-operator run>]`: the operator's main job on an embedded default.
+//
+// With no cluster given (no `--kubeconfig` flag, no KUBECONFIG), it brings up the local control
+// plane (tools/cluster; built the first time), installs the CRDs, the cluster-wide objects and
+// the sample Plans, prints how to reach the cluster and what to try, and runs the operator in the
+// foreground until Ctrl-C. With `--kubeconfig` or KUBECONFIG it runs against that cluster and
+// installs nothing. Flags are passed through to `tenant-operator run`.
+import { spawn } from "node:child_process"
+import { fileURLToPath } from "node:url"
+import { resolveStateDir, up } from "./cluster/cluster.ts"
+
+const cli = fileURLToPath(new URL("../packages/tenant-operator/src/bin.ts", import.meta.url))
+const samples = fileURLToPath(new URL("../deploy/samples/", import.meta.url))
+
+/** Runs the operator's CLI; resolves with its exit code. Signals reach it through the process group. */
+const tenantOperator = (args: ReadonlyArray<string>, env: NodeJS.ProcessEnv = process.env): Promise<number> =>
+  new Promise((resolve) => {
+    const child = spawn(process.execPath, [cli, ...args], { stdio: "inherit", env })
+    const forward = (signal: NodeJS.Signals) => child.kill(signal)
+    process.on("SIGINT", forward).on("SIGTERM", forward)
+    child.on("exit", (code, signal) => {
+      process.off("SIGINT", forward).off("SIGTERM", forward)
+      resolve(code ?? (signal === null ? 1 : 0))
+    })
+  })
+
+const flags = process.argv.slice(2)
+const given = flags.some((flag) => flag === "--kubeconfig" || flag.startsWith("--kubeconfig="))
+const fromEnv = process.env["KUBECONFIG"] !== undefined && process.env["KUBECONFIG"] !== ""
+
+if (given || fromEnv) {
+  process.stderr.write(
+    `start: running the operator against ${given ? "the given kubeconfig" : "$KUBECONFIG"}\n`
+  )
+  process.exit(await tenantOperator(["run", ...flags]))
+}
+
+process.stderr.write(`start: no cluster given; using the local control plane in ${resolveStateDir()}\n`)
+const kubeconfig = await up()
+const env = { ...process.env, KUBECONFIG: kubeconfig }
+const installed = await tenantOperator(["install", "--samples", "--kubeconfig", kubeconfig], env)
+if (installed !== 0) {
+  process.stderr.write("start: installing the CRDs and sample plans failed (see above)\n")
+  process.exit(installed)
+}
+process.stdout.write(
+  [
+    "",
+    "The tenant operator is starting on the local control plane. In another shell:",
+    "",
+    `  export KUBECONFIG=${kubeconfig}`,
+    `  kubectl apply -f ${samples}tenant.yaml`,
+    "  kubectl wait --for=condition=TenantReady tenant/example-tenant",
+    "  kubectl get tenants,ns",
+    "",
+    "Ctrl-C stops the operator; `npm run cluster -- down` stops the control plane.",
+    "",
+    ""
+  ].join("\n")
+)
+process.exit(await tenantOperator(["run", "--kubeconfig", kubeconfig, ...flags], env))

@@ -1,0 +1,81 @@
+/**
+ * The tenant operator as a running process: the Tenant controller — with Plans as a referenced
+ * kind, so editing a Plan re-reconciles every Tenant on it — under a Manager that serves health
+ * probes and metrics, elects a leader when asked, and stops gracefully on SIGTERM.
+ * Wiring only: what to do is `TenantReconciler`'s, how is `@kleff/k8s`'s.
+ */
+import { keyOf } from "@kleff/core"
+import { Client, Controller, HealthServer, KubeConfig, LeaderElection, Manager } from "@kleff/k8s"
+import { Effect, Layer } from "effect"
+import { type Plan, PlanType } from "./api/Plan.ts"
+import type { Tenant } from "./api/Tenant.ts"
+import type { TenantOperatorConfig } from "./desired/Config.ts"
+import { makeTenantReconciler, tenantControllerName } from "./TenantReconciler.ts"
+
+export interface OperatorOptions {
+  readonly config: TenantOperatorConfig
+  /** Tenants reconciled at once. */
+  readonly concurrency: number
+  readonly healthProbeBindAddress: string
+  readonly metricsBindAddress: string
+  /** Run the controller only while holding this Lease. */
+  readonly leaderElection?: { readonly namespace: string; readonly name: string } | undefined
+  /** An explicit kubeconfig file; otherwise `KUBECONFIG`, `~/.kube/config`, or the in-cluster service account. */
+  readonly kubeconfig?: string | undefined
+}
+
+/** A Plan's Tenants are the ones whose `spec.plan` names it. */
+export const planReference: Controller.Reference<Tenant> = {
+  type: PlanType,
+  toPrimaries: (plan, tenants) =>
+    tenants.filter((tenant) => tenant.spec?.plan === (plan as Plan).metadata.name).map(keyOf)
+}
+
+export const kubeConfigLayer = (kubeconfig: string | undefined) =>
+  kubeconfig === undefined
+    ? KubeConfig.KubeConfig.layerFromDefault()
+    : KubeConfig.KubeConfig.layerFromFile(kubeconfig)
+
+export const clientLayer = (kubeconfig: string | undefined) =>
+  Client.Client.layerWith({ fieldManager: tenantControllerName, userAgent: "kleff-tenant-operator" }).pipe(
+    Layer.provideMerge(kubeConfigLayer(kubeconfig))
+  )
+
+/** Runs the operator until interrupted (SIGTERM/SIGINT through `Manager.runMain`). */
+export const runOperator = (options: OperatorOptions) =>
+  Effect.gen(function* () {
+    const client = yield* Client.Client
+    const controller = yield* Controller.make({
+      reconciler: makeTenantReconciler(options.config),
+      references: [planReference],
+      concurrency: options.concurrency
+    })
+    const checks = yield* HealthServer.HealthChecks
+    yield* checks.addReadyzCheck(
+      "caches",
+      Effect.flatMap(controller.isReady, (ready) =>
+        ready ? Effect.void : Effect.fail("caches not synced yet")
+      )
+    )
+    yield* Effect.logInfo("Starting tenant operator").pipe(
+      Effect.annotateLogs({
+        server: client.server,
+        controller: controller.name,
+        workers: options.concurrency,
+        namespaceTemplate: options.config.namespaceTemplate,
+        leaderElection: options.leaderElection === undefined ? "off" : options.leaderElection.name
+      })
+    )
+    return yield* Manager.run(
+      {
+        healthProbeBindAddress: options.healthProbeBindAddress,
+        metricsBindAddress: options.metricsBindAddress,
+        leaderElection: options.leaderElection
+      },
+      [controller.runnable]
+    ).pipe(Effect.provide(LeaderElection.LeaseClient.layer))
+  }).pipe(
+    Effect.scoped,
+    Effect.provide(HealthServer.HealthChecks.layer),
+    Effect.provide(clientLayer(options.kubeconfig))
+  )

@@ -1,0 +1,517 @@
+/**
+ * The tenant controller as a core `Reconciler`: which kinds it owns, what should exist for a
+ * Tenant (`desired`) and what to report about it (`status`). Both are pure and share one decision,
+ * `decideTenant`: decode the Tenant, name its namespace, refuse a foreign namespace, resolve its
+ * Plan, and only then build the children. Anything that goes wrong is a reason in a condition;
+ * while a decision is blocked, the tenant's existing objects are retained, never removed.
+ * No I/O here: diffing, ordering, finalizers and writes belong to core and k8s.
+ */
+import {
+  type ConditionInput,
+  type Desired,
+  differs,
+  isControlledBy,
+  isDeleting,
+  isOfType,
+  type KubeObject,
+  keyOf,
+  keyOfRef,
+  type ObjectRef,
+  type Observed,
+  type Outcome,
+  type Reconciler,
+  refOf,
+  type StatusReport
+} from "@kleff/core"
+import { Predicate, Result } from "effect"
+import { apiVersion } from "./api/Group.ts"
+import { decodePlan, type Plan, PlanType } from "./api/Plan.ts"
+import { decodeTenant, decodeTenantStatus, type Tenant, type TenantPhase, TenantType } from "./api/Tenant.ts"
+import { tenantOwnerClusterRole } from "./desired/Access.ts"
+import {
+  allChildren,
+  desiredTenantChildren,
+  expectedChildRefs,
+  type TenantChildren,
+  tenantOwnedTypes
+} from "./desired/Children.ts"
+import type { TenantOperatorConfig } from "./desired/Config.ts"
+import { type InvalidNamespaceName, tenantLabel, tenantNamespaceName } from "./desired/Namespace.ts"
+import { ownedByTenant } from "./desired/Ownership.ts"
+import { NamespaceType } from "./desired/ResourceTypes.ts"
+
+/** The controller's name: its field manager, event source and metric label. */
+export const tenantControllerName = "tenant-controller"
+/** Held on every live Tenant until its namespace is gone. */
+export const namespaceFinalizer = "kleff.io/namespace-finalizer"
+
+/** The condition types of a Tenant, in the order they are reported; `TenantReady` summarises the others. */
+export const tenantConditionTypes = [
+  "NamespaceReady",
+  "PlanApplied",
+  "AccessReady",
+  "IsolationReady",
+  "MeshReady",
+  "TenantReady"
+] as const
+export type TenantConditionType = (typeof tenantConditionTypes)[number]
+
+/** What the controller concluded about one Tenant, before any diffing. */
+export type TenantDecision =
+  /** The Tenant does not decode (the CRD's validation was bypassed or is older than the operator). */
+  | { readonly _tag: "InvalidSpec"; readonly message: string }
+  /** The namespace template gives a name that is not a DNS-1123 label. */
+  | { readonly _tag: "InvalidNamespaceName"; readonly tenant: Tenant; readonly invalid: InvalidNamespaceName }
+  /** A namespace this Tenant does not control already holds the name. */
+  | {
+      readonly _tag: "NamespaceConflict"
+      readonly tenant: Tenant
+      readonly namespace: string
+      readonly existing: KubeObject
+    }
+  /** The Plan is missing or invalid: nothing is created, nothing existing is removed. */
+  | {
+      readonly _tag: "PlanUnresolved"
+      readonly tenant: Tenant
+      readonly namespace: string
+      readonly reason: "PlanNotFound" | "InvalidPlan"
+      readonly message: string
+    }
+  | {
+      readonly _tag: "Resolved"
+      readonly tenant: Tenant
+      readonly namespace: string
+      readonly plan: Plan
+      readonly children: TenantChildren
+    }
+
+/** A reference to the Plan a Tenant names. */
+export const planRef = (name: string): ObjectRef => ({ apiVersion, kind: PlanType.kind, name })
+
+const namespaceRef = (name: string): ObjectRef => ({ apiVersion: "v1", kind: NamespaceType.kind, name })
+
+/** The names of the namespaces the primary already controls (one, unless something went wrong). */
+const ownedNamespaceNames = (primary: KubeObject, observed: Observed): ReadonlyArray<string> =>
+  observed.owned
+    .filter((object) => isOfType(object, NamespaceType) && isControlledBy(object, primary))
+    .map((object) => object.metadata.name)
+
+/**
+ * Decodes the Tenant without its status (a status the operator wrote is never a reason to stop),
+ * then re-attaches the status when it decodes.
+ */
+const decodePrimary = (primary: KubeObject): Result.Result<Tenant, string> => {
+  const { status, ...withoutStatus } = primary
+  return Result.map(decodeTenant(withoutStatus), (tenant) => {
+    const decodedStatus = status === undefined ? undefined : Result.getOrUndefined(decodeTenantStatus(status))
+    return decodedStatus === undefined ? tenant : { ...tenant, status: decodedStatus }
+  })
+}
+
+export const decideTenant = (
+  primary: KubeObject,
+  observed: Observed,
+  config: TenantOperatorConfig
+): TenantDecision => {
+  const decoded = decodePrimary(primary)
+  if (Result.isFailure(decoded)) return { _tag: "InvalidSpec", message: decoded.failure }
+  const tenant = decoded.success
+
+  const name = tenantNamespaceName(tenant, config, ownedNamespaceNames(primary, observed))
+  if (Result.isFailure(name)) return { _tag: "InvalidNamespaceName", tenant, invalid: name.failure }
+  const namespace = name.success
+
+  const existing = observed.get(namespaceRef(namespace))
+  if (existing !== undefined && !isControlledBy(existing, primary)) {
+    return { _tag: "NamespaceConflict", tenant, namespace, existing }
+  }
+
+  const planObject = observed.get(planRef(tenant.spec.plan))
+  if (planObject === undefined) {
+    return {
+      _tag: "PlanUnresolved",
+      tenant,
+      namespace,
+      reason: "PlanNotFound",
+      message: `Plan "${tenant.spec.plan}" does not exist.`
+    }
+  }
+  const plan = decodePlan(planObject)
+  if (Result.isFailure(plan)) {
+    return {
+      _tag: "PlanUnresolved",
+      tenant,
+      namespace,
+      reason: "InvalidPlan",
+      message: `Plan "${tenant.spec.plan}" is invalid:\n${plan.failure}`
+    }
+  }
+  return {
+    _tag: "Resolved",
+    tenant,
+    namespace,
+    plan: plan.success,
+    children: desiredTenantChildren(tenant, plan.success, namespace, config)
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// desired
+
+const desiredFor = (primary: KubeObject, decision: TenantDecision, config: TenantOperatorConfig): Desired => {
+  const retainEverything: Desired = { objects: [], retain: tenantOwnedTypes(config) }
+  switch (decision._tag) {
+    case "Resolved":
+      // A live tenant's namespace is never deleted, even if its name were to change: only
+      // deleting the Tenant removes the tenant's data.
+      return { objects: allChildren(decision.children), retain: [NamespaceType] }
+    case "NamespaceConflict":
+      // Desired only so the planner reports the conflict; a foreign object is never written.
+      return {
+        objects: [
+          ownedByTenant(primary, {
+            apiVersion: "v1",
+            kind: "Namespace",
+            metadata: { name: decision.namespace, labels: { [tenantLabel]: decision.tenant.metadata.name } }
+          })
+        ],
+        retain: tenantOwnedTypes(config)
+      }
+    case "InvalidSpec":
+    case "InvalidNamespaceName":
+    case "PlanUnresolved":
+      return retainEverything
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// status
+
+const condition = (
+  type: TenantConditionType,
+  status: "True" | "False",
+  reason: string,
+  message: string
+): ConditionInput => ({ type, status, reason, message })
+
+/** A child a condition waits for: where it lives, and what it should look like when that is known. */
+interface Expected {
+  readonly ref: ObjectRef
+  /** Absent while the Plan is unresolved: then only presence is checked. */
+  readonly desired?: KubeObject | undefined
+}
+
+const expectObject = (desired: KubeObject): Expected => ({ ref: refOf(desired), desired })
+const expectRef = (ref: ObjectRef): Expected => ({ ref })
+
+/** What a child looks like in the cache: in place, absent (or not ours), on its way out, or not yet updated. */
+type ChildState = "ready" | "missing" | "deleting" | "outdated"
+
+const childState = (primary: KubeObject, observed: Observed, expected: Expected): ChildState => {
+  const object = observed.get(expected.ref)
+  if (object === undefined || !isControlledBy(object, primary)) return "missing"
+  if (isDeleting(object)) return "deleting"
+  return expected.desired !== undefined && differs(expected.desired, object) ? "outdated" : "ready"
+}
+
+const describe = (ref: ObjectRef): string =>
+  ref.namespace === undefined ? `${ref.kind} ${ref.name}` : `${ref.kind} ${ref.namespace}/${ref.name}`
+
+const stateMessages: Readonly<Record<Exclude<ChildState, "ready">, string>> = {
+  missing: "is not created yet",
+  deleting: "is being deleted",
+  outdated: "is being updated"
+}
+
+interface Blocker {
+  readonly reason: string
+  readonly message: string
+}
+
+/** The first expected child not in place, with a reason and a message for a person; `undefined` when all are. */
+const firstBlocker = (
+  primary: KubeObject,
+  outcome: Outcome,
+  expected: ReadonlyArray<Expected>
+): Blocker | undefined => {
+  for (const child of expected) {
+    const key = keyOfRef(child.ref)
+    if (outcome.conflicts.some((conflict) => keyOf(conflict.desired) === key)) {
+      return {
+        reason: "Conflict",
+        message: `${describe(child.ref)} already exists and does not belong to this Tenant; it is left alone.`
+      }
+    }
+    const state = childState(primary, outcome.observed, child)
+    if (state !== "ready")
+      return { reason: "Provisioning", message: `${describe(child.ref)} ${stateMessages[state]}.` }
+  }
+  return undefined
+}
+
+/** The status namespace from a previous report, even when the rest of the Tenant does not decode. */
+const reportedNamespace = (primary: KubeObject): string | undefined => {
+  const status = primary.status
+  return Predicate.isObject(status) && Predicate.isString(status.namespace) ? status.namespace : undefined
+}
+
+interface Report {
+  readonly phase: TenantPhase
+  readonly namespace: string | undefined
+  readonly conditions: ReadonlyArray<ConditionInput>
+}
+
+const everyCondition = (reason: string, message: string): ReadonlyArray<ConditionInput> =>
+  tenantConditionTypes.map((type) => condition(type, "False", reason, message))
+
+const summary = (conditions: ReadonlyArray<ConditionInput>, readyMessage: string): ConditionInput => {
+  const blocking = conditions.find((item) => item.status !== "True")
+  return blocking === undefined
+    ? condition("TenantReady", "True", "Ready", readyMessage)
+    : condition("TenantReady", "False", blocking.reason, `${blocking.type}: ${blocking.message}`)
+}
+
+const deletingReport = (primary: KubeObject, outcome: Outcome): Report => {
+  const namespace = reportedNamespace(primary)
+  const remaining = outcome.remaining.length
+  const message =
+    remaining === 0
+      ? "The tenant is being deleted."
+      : `The tenant is being deleted; waiting for ${remaining} object${remaining === 1 ? "" : "s"} to go (${outcome.remaining
+          .slice(0, 3)
+          .map((object) => describe(refOf(object)))
+          .join(", ")}${remaining > 3 ? ", …" : ""}).`
+  return { phase: "Terminating", namespace, conditions: everyCondition("Terminating", message) }
+}
+
+const meshCondition = (
+  primary: KubeObject,
+  outcome: Outcome,
+  expected: ReadonlyArray<Expected>,
+  config: TenantOperatorConfig
+): ConditionInput => {
+  if (!config.mesh.enabled) {
+    return condition("MeshReady", "True", "MeshDisabled", "The Istio mesh is not managed by this operator.")
+  }
+  const blocker = firstBlocker(primary, outcome, expected)
+  return blocker === undefined
+    ? condition(
+        "MeshReady",
+        "True",
+        "MeshConfigured",
+        "Strict mTLS and the namespace's authorization policy are in place."
+      )
+    : condition("MeshReady", "False", blocker.reason, blocker.message)
+}
+
+/** The report for a Tenant whose namespace name is settled and not in conflict. */
+const namespacedReport = (
+  primary: KubeObject,
+  outcome: Outcome,
+  decision: Extract<TenantDecision, { readonly _tag: "Resolved" | "PlanUnresolved" }>,
+  config: TenantOperatorConfig
+): Report => {
+  const { tenant, namespace } = decision
+  const observed = outcome.observed
+  const refs = expectedChildRefs(tenant, namespace, config)
+  /** The children of a concern: the desired objects when the plan resolved, their places otherwise. */
+  const expect = (concern: "plan" | "access" | "isolation" | "mesh"): ReadonlyArray<Expected> =>
+    decision._tag === "Resolved" ? decision.children[concern].map(expectObject) : refs[concern].map(expectRef)
+  const namespaceExpected =
+    decision._tag === "Resolved" ? expectObject(decision.children.namespace) : expectRef(refs.namespace)
+  const namespaceState = childState(primary, observed, namespaceExpected)
+
+  const namespaceReady: ConditionInput =
+    namespaceState === "deleting"
+      ? condition(
+          "NamespaceReady",
+          "False",
+          "NamespaceTerminating",
+          `Namespace "${namespace}" is being deleted; it is created again once it is gone.`
+        )
+      : namespaceState === "missing"
+        ? condition(
+            "NamespaceReady",
+            "False",
+            decision._tag === "Resolved" ? "NamespaceProvisioning" : decision.reason,
+            decision._tag === "Resolved"
+              ? `Creating namespace "${namespace}".`
+              : `Namespace "${namespace}" is not created until the tenant's plan can be applied.`
+          )
+        : namespaceState === "outdated"
+          ? condition(
+              "NamespaceReady",
+              "False",
+              "NamespaceProvisioning",
+              `Updating the labels of namespace "${namespace}".`
+            )
+          : condition("NamespaceReady", "True", "NamespaceProvisioned", `Namespace "${namespace}" is ready.`)
+
+  // Children wait for a namespace to exist, not for its labels to be updated.
+  const blockedByNamespace = namespaceState === "missing" || namespaceState === "deleting"
+  const waitForNamespace = (type: TenantConditionType) =>
+    condition(type, "False", "NamespaceNotReady", `Waiting for namespace "${namespace}".`)
+
+  const planApplied: ConditionInput = (() => {
+    if (decision._tag === "PlanUnresolved") {
+      const kept =
+        namespaceState === "missing"
+          ? "Nothing is provisioned until it is."
+          : "The namespace keeps its current quota, limits and policies until it is."
+      return condition(
+        "PlanApplied",
+        "False",
+        decision.reason,
+        `${decision.message} ${kept} Ask an administrator for a valid plan, or change spec.plan.`
+      )
+    }
+    if (blockedByNamespace) return waitForNamespace("PlanApplied")
+    const blocker = firstBlocker(primary, outcome, expect("plan"))
+    return blocker === undefined
+      ? condition(
+          "PlanApplied",
+          "True",
+          "PlanApplied",
+          `The quota and limits of plan "${decision.plan.metadata.name}" are in place.`
+        )
+      : condition("PlanApplied", "False", blocker.reason, blocker.message)
+  })()
+
+  const concern = (
+    type: "AccessReady" | "IsolationReady",
+    expected: ReadonlyArray<Expected>,
+    readyReason: string,
+    readyMessage: string
+  ): ConditionInput => {
+    if (blockedByNamespace) return waitForNamespace(type)
+    const blocker = firstBlocker(primary, outcome, expected)
+    return blocker === undefined
+      ? condition(type, "True", readyReason, readyMessage)
+      : condition(type, "False", blocker.reason, blocker.message)
+  }
+
+  const accessReady = concern(
+    "AccessReady",
+    expect("access"),
+    "AccessGranted",
+    `User "${config.userPrefix}${tenant.spec.userId}" may use namespace "${namespace}" (ClusterRole ${tenantOwnerClusterRole}).`
+  )
+  const isolationReady = concern(
+    "IsolationReady",
+    expect("isolation"),
+    "PoliciesApplied",
+    `Network policies and the trusted-registries admission policy are in place for namespace "${namespace}".`
+  )
+  const meshReady = blockedByNamespace
+    ? config.mesh.enabled
+      ? waitForNamespace("MeshReady")
+      : meshCondition(primary, outcome, [], config)
+    : meshCondition(primary, outcome, expect("mesh"), config)
+
+  const conditions = [namespaceReady, planApplied, accessReady, isolationReady, meshReady]
+  const ready = summary(conditions, `Namespace "${namespace}" is ready for user "${tenant.spec.username}".`)
+  return {
+    phase: decision._tag === "PlanUnresolved" ? "Failed" : ready.status === "True" ? "Active" : "Pending",
+    // Reported once the name is ours: the namespace exists under this Tenant, or is being created now.
+    namespace:
+      namespaceState !== "missing" || decision._tag === "Resolved" ? namespace : tenant.status?.namespace,
+    conditions: [...conditions, ready]
+  }
+}
+
+const reportFor = (
+  primary: KubeObject,
+  outcome: Outcome,
+  decision: TenantDecision,
+  config: TenantOperatorConfig
+): Report => {
+  if (outcome.deleting) return deletingReport(primary, outcome)
+  switch (decision._tag) {
+    case "InvalidSpec":
+      return {
+        phase: "Failed",
+        namespace: reportedNamespace(primary),
+        conditions: everyCondition("InvalidSpec", `The Tenant is invalid:\n${decision.message}`)
+      }
+    case "InvalidNamespaceName": {
+      const message = decision.invalid.message
+      const first = condition("NamespaceReady", "False", "InvalidNamespaceName", message)
+      return {
+        phase: "Failed",
+        namespace: decision.tenant.status?.namespace,
+        conditions: [
+          first,
+          ...tenantConditionTypes
+            .filter((type) => type !== "NamespaceReady" && type !== "TenantReady")
+            .map((type) => condition(type, "False", "NamespaceNotReady", "The tenant has no namespace.")),
+          condition("TenantReady", "False", first.reason, `NamespaceReady: ${message}`)
+        ]
+      }
+    }
+    case "NamespaceConflict": {
+      const message =
+        `Namespace "${decision.namespace}" already exists and does not belong to this Tenant. ` +
+        "It is never adopted, changed or deleted; remove it, or ask an administrator to resolve the clash."
+      const first = condition("NamespaceReady", "False", "NamespaceConflict", message)
+      return {
+        phase: "Failed",
+        namespace: decision.tenant.status?.namespace,
+        conditions: [
+          first,
+          ...tenantConditionTypes
+            .filter((type) => type !== "NamespaceReady" && type !== "TenantReady")
+            .map((type) =>
+              condition(
+                type,
+                "False",
+                "NamespaceNotReady",
+                `Namespace "${decision.namespace}" is not the tenant's.`
+              )
+            ),
+          condition("TenantReady", "False", first.reason, `NamespaceReady: ${message}`)
+        ]
+      }
+    }
+    case "PlanUnresolved":
+    case "Resolved":
+      return namespacedReport(primary, outcome, decision, config)
+  }
+}
+
+const statusReport = (report: Report): StatusReport => ({
+  fields: {
+    ...(report.namespace === undefined ? {} : { namespace: report.namespace }),
+    phase: report.phase
+  },
+  conditions: report.conditions
+})
+
+// ---------------------------------------------------------------------------------------------
+// the reconciler
+
+/** The Tenant controller: a core `Reconciler` that always reports status. */
+export interface TenantReconciler extends Reconciler<Tenant> {
+  readonly status: (primary: Tenant, outcome: Outcome<Tenant>) => StatusReport
+}
+
+/** The Tenant controller for `config`. */
+export const makeTenantReconciler = (config: TenantOperatorConfig): TenantReconciler => {
+  // desired() and status() see the same snapshot in one reconcile: decide once per snapshot.
+  const decisions = new WeakMap<Observed<Tenant>, TenantDecision>()
+  const decide = (primary: Tenant, observed: Observed<Tenant>): TenantDecision => {
+    const cached = decisions.get(observed)
+    if (cached !== undefined) return cached
+    const decision = decideTenant(primary, observed, config)
+    decisions.set(observed, decision)
+    return decision
+  }
+  return {
+    name: tenantControllerName,
+    primary: TenantType,
+    owned: tenantOwnedTypes(config),
+    finalizer: namespaceFinalizer,
+    desired: (primary, observed) => desiredFor(primary, decide(primary, observed), config),
+    status: (primary, outcome) =>
+      statusReport(reportFor(primary, outcome, decide(primary, outcome.observed), config))
+  }
+}

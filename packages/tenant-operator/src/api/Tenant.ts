@@ -1,0 +1,68 @@
+/**
+ * The `Tenant` kind (`kleff.kleff.io/v1`, cluster-scoped): one customer's namespace and everything
+ * in it. Its schema is the one source of truth for decoding Tenants from the cache and for the
+ * CRD's OpenAPI schema and CEL rules (see `crds.ts`).
+ */
+import type { ResourceType } from "@kleff/core"
+import { Schema } from "effect"
+import { Conditions } from "./Condition.ts"
+import { decodeWith } from "./Decode.ts"
+import { apiVersion, group, objectMetaFields, version } from "./Group.ts"
+import { Dns1123Label, nameIsDns1123LabelRule } from "./Names.ts"
+import { PlanName } from "./Plan.ts"
+
+export const TenantSpec = Schema.Struct({
+  plan: PlanName.annotate({
+    description: "The name of the Plan whose quota, limits and policies apply to the tenant's namespace."
+  }),
+  userId: Schema.String.check(Schema.isMinLength(1), Schema.isMaxLength(255)).annotate({
+    description: "The stable identity (OIDC subject) that owns the tenant. Immutable.",
+    "x-kubernetes-validations": [{ rule: "self == oldSelf", message: "spec.userId is immutable" }]
+  }),
+  username: Dns1123Label.annotate({
+    description: "The user's name as a DNS-1123 label; the namespace's labels follow it."
+  }),
+  displayName: Schema.optionalKey(
+    Schema.String.check(Schema.isMaxLength(256)).annotate({ description: "Free text for people." })
+  )
+})
+export type TenantSpec = typeof TenantSpec.Type
+
+export const TenantPhase = Schema.Literals(["Pending", "Active", "Terminating", "Failed"])
+export type TenantPhase = typeof TenantPhase.Type
+
+export const TenantStatus = Schema.Struct({
+  namespace: Schema.optionalKey(
+    Dns1123Label.annotate({
+      description: "The namespace provisioned for the tenant. Never changes once set."
+    })
+  ),
+  phase: Schema.optionalKey(TenantPhase),
+  conditions: Schema.optionalKey(Conditions),
+  observedGeneration: Schema.optionalKey(Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)))
+})
+export type TenantStatus = typeof TenantStatus.Type
+
+export const Tenant = Schema.Struct({
+  apiVersion: Schema.Literal(apiVersion),
+  kind: Schema.Literal("Tenant"),
+  metadata: Schema.Struct({ name: Dns1123Label, ...objectMetaFields }),
+  spec: TenantSpec,
+  status: Schema.optionalKey(TenantStatus)
+}).annotate({
+  description: "A Kleff tenant: a namespace for one user, with the quota, access and isolation of a Plan.",
+  "x-kubernetes-validations": [nameIsDns1123LabelRule("Tenant")]
+})
+export type Tenant = typeof Tenant.Type
+
+export const TenantType: ResourceType<Tenant> = {
+  group,
+  version,
+  kind: "Tenant",
+  plural: "tenants",
+  namespaced: false
+}
+
+export const decodeTenant = decodeWith(Tenant)
+export const decodeTenantSpec = decodeWith(TenantSpec)
+export const decodeTenantStatus = decodeWith(TenantStatus)

@@ -1,0 +1,6 @@
+#!/usr/bin/env node
+// The `tenant-operator` executable.
+import { Manager } from "@kleff/k8s"
+import { main } from "./cli/main.ts"
+
+Manager.runMain(main)

@@ -1,0 +1,125 @@
+/**
+ * Everything a resolved Tenant should have, grouped by the condition that reports on it:
+ * the namespace (NamespaceReady), quota and limits (PlanApplied), RBAC (AccessReady), network
+ * and admission policies (IsolationReady), Istio objects (MeshReady). Pure.
+ */
+import type { KubeObject, ObjectRef, ResourceType } from "@kleff/core"
+import { apiVersionOf } from "@kleff/core"
+import type { Plan } from "../api/Plan.ts"
+import type { Tenant } from "../api/Tenant.ts"
+import { desiredOwnerRoleBinding, ownerRoleBindingName } from "./Access.ts"
+import type { TenantOperatorConfig } from "./Config.ts"
+import {
+  allowDnsPolicyName,
+  allowedReposConstraintName,
+  allowPlatformPolicyName,
+  allowSameNamespacePolicyName,
+  defaultDenyPolicyName,
+  desiredIsolation,
+  trustedRegistriesBindingName
+} from "./Isolation.ts"
+import {
+  allowMeshControlPlanePolicyName,
+  authorizationPolicyName,
+  desiredMesh,
+  peerAuthenticationName
+} from "./Mesh.ts"
+import { desiredNamespace } from "./Namespace.ts"
+import { desiredLimitRange, desiredResourceQuota, resourceQuotaName } from "./Quota.ts"
+import {
+  AuthorizationPolicyType,
+  K8sAllowedReposType,
+  LimitRangeType,
+  NamespaceType,
+  NetworkPolicyType,
+  PeerAuthenticationType,
+  ResourceQuotaType,
+  RoleBindingType,
+  ValidatingAdmissionPolicyBindingType
+} from "./ResourceTypes.ts"
+
+export interface TenantChildren {
+  readonly namespace: KubeObject
+  readonly plan: ReadonlyArray<KubeObject>
+  readonly access: ReadonlyArray<KubeObject>
+  readonly isolation: ReadonlyArray<KubeObject>
+  readonly mesh: ReadonlyArray<KubeObject>
+}
+
+/** The children of `tenant` on `plan` in `namespace`, in the order they are created. */
+export const desiredTenantChildren = (
+  tenant: Tenant,
+  plan: Plan,
+  namespace: string,
+  config: TenantOperatorConfig
+): TenantChildren => {
+  const limitRange = desiredLimitRange(tenant, plan, namespace)
+  return {
+    namespace: desiredNamespace(tenant, plan, namespace),
+    plan: [desiredResourceQuota(tenant, plan, namespace), ...(limitRange === undefined ? [] : [limitRange])],
+    access: [desiredOwnerRoleBinding(tenant, namespace, config)],
+    isolation: desiredIsolation(tenant, plan, namespace, config),
+    mesh: desiredMesh(tenant, namespace, config)
+  }
+}
+
+export const allChildren = (children: TenantChildren): ReadonlyArray<KubeObject> => [
+  children.namespace,
+  ...children.plan,
+  ...children.access,
+  ...children.isolation,
+  ...children.mesh
+]
+
+/** The kinds a Tenant may own under `config`: what its controller watches and, when frozen, retains. */
+export const tenantOwnedTypes = (config: TenantOperatorConfig): ReadonlyArray<ResourceType> => [
+  NamespaceType,
+  ResourceQuotaType,
+  LimitRangeType,
+  RoleBindingType,
+  NetworkPolicyType,
+  ValidatingAdmissionPolicyBindingType,
+  ...(config.mesh.enabled ? [PeerAuthenticationType, AuthorizationPolicyType] : []),
+  ...(config.gatekeeper.enabled ? [K8sAllowedReposType] : [])
+]
+
+const refTo = (type: ResourceType, name: string, namespace?: string): ObjectRef => ({
+  apiVersion: apiVersionOf(type),
+  kind: type.kind,
+  name,
+  namespace
+})
+
+/**
+ * Where each concern's plan-independent children live, by condition: what can be checked for
+ * presence even while the Plan cannot be resolved. The LimitRange is absent: a plan may set none.
+ */
+export const expectedChildRefs = (
+  tenant: Tenant,
+  namespace: string,
+  config: TenantOperatorConfig
+): {
+  readonly namespace: ObjectRef
+  readonly plan: ReadonlyArray<ObjectRef>
+  readonly access: ReadonlyArray<ObjectRef>
+  readonly isolation: ReadonlyArray<ObjectRef>
+  readonly mesh: ReadonlyArray<ObjectRef>
+} => ({
+  namespace: refTo(NamespaceType, namespace),
+  plan: [refTo(ResourceQuotaType, resourceQuotaName, namespace)],
+  access: [refTo(RoleBindingType, ownerRoleBindingName, namespace)],
+  isolation: [
+    ...[defaultDenyPolicyName, allowSameNamespacePolicyName, allowPlatformPolicyName, allowDnsPolicyName].map(
+      (name) => refTo(NetworkPolicyType, name, namespace)
+    ),
+    refTo(ValidatingAdmissionPolicyBindingType, trustedRegistriesBindingName(tenant)),
+    ...(config.gatekeeper.enabled ? [refTo(K8sAllowedReposType, allowedReposConstraintName(tenant))] : [])
+  ],
+  mesh: config.mesh.enabled
+    ? [
+        refTo(PeerAuthenticationType, peerAuthenticationName, namespace),
+        refTo(AuthorizationPolicyType, authorizationPolicyName, namespace),
+        refTo(NetworkPolicyType, allowMeshControlPlanePolicyName, namespace)
+      ]
+    : []
+})

@@ -1,0 +1,115 @@
+/**
+ * What keeps a tenant to itself: NetworkPolicies (deny by default; allow the namespace itself,
+ * the platform's namespaces and cluster DNS), the binding of the static `kleff-trusted-registries`
+ * ValidatingAdmissionPolicy with the tenant's Plan as its parameter, and — when Gatekeeper is
+ * enabled — a `K8sAllowedRepos` constraint on the namespace. Fields are written the way the API
+ * server stores them (explicit `protocol`, `policyTypes`) so a converged policy plans no write. Pure.
+ */
+import type { KubeObject } from "@kleff/core"
+import type { Plan } from "../api/Plan.ts"
+import type { Tenant } from "../api/Tenant.ts"
+import type { TenantOperatorConfig } from "./Config.ts"
+import { platformNamespaceLabel, tenantChildLabels, tenantLabel } from "./Namespace.ts"
+import { ownedByTenant } from "./Ownership.ts"
+
+export const defaultDenyPolicyName = "default-deny"
+export const allowSameNamespacePolicyName = "allow-same-namespace"
+export const allowPlatformPolicyName = "allow-platform"
+export const allowDnsPolicyName = "allow-dns"
+
+/** The static ValidatingAdmissionPolicy in deploy/cluster/trusted-registries-policy.yaml. */
+export const trustedRegistriesPolicyName = "kleff-trusted-registries"
+export const trustedRegistriesBindingName = (tenant: Tenant): string =>
+  `${trustedRegistriesPolicyName}-${tenant.metadata.name}`
+export const allowedReposConstraintName = (tenant: Tenant): string =>
+  `kleff-allowed-repos-${tenant.metadata.name}`
+
+const everyPod = {}
+
+const networkPolicy = (tenant: Tenant, namespace: string, name: string, spec: Record<string, unknown>) =>
+  ownedByTenant(tenant, {
+    apiVersion: "networking.k8s.io/v1",
+    kind: "NetworkPolicy",
+    metadata: { name, namespace, labels: tenantChildLabels(tenant) },
+    spec
+  })
+
+/** The four policies every tenant namespace gets. */
+export const desiredNetworkPolicies = (tenant: Tenant, namespace: string): ReadonlyArray<KubeObject> => [
+  networkPolicy(tenant, namespace, defaultDenyPolicyName, {
+    podSelector: everyPod,
+    policyTypes: ["Ingress", "Egress"]
+  }),
+  networkPolicy(tenant, namespace, allowSameNamespacePolicyName, {
+    podSelector: everyPod,
+    ingress: [{ from: [{ podSelector: everyPod }] }],
+    egress: [{ to: [{ podSelector: everyPod }] }],
+    policyTypes: ["Ingress", "Egress"]
+  }),
+  networkPolicy(tenant, namespace, allowPlatformPolicyName, {
+    podSelector: everyPod,
+    ingress: [{ from: [{ namespaceSelector: { matchLabels: { [platformNamespaceLabel]: "true" } } }] }],
+    policyTypes: ["Ingress"]
+  }),
+  networkPolicy(tenant, namespace, allowDnsPolicyName, {
+    podSelector: everyPod,
+    egress: [
+      {
+        to: [
+          {
+            namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "kube-system" } },
+            podSelector: { matchLabels: { "k8s-app": "kube-dns" } }
+          }
+        ],
+        ports: [
+          { protocol: "UDP", port: 53 },
+          { protocol: "TCP", port: 53 }
+        ]
+      }
+    ],
+    policyTypes: ["Egress"]
+  })
+]
+
+/**
+ * Binds `kleff-trusted-registries` to the tenant's namespace with the tenant's Plan as the
+ * parameter: pods there may only use images from the plan's `allowedRegistries`; if the Plan
+ * disappears, pods are denied rather than let through.
+ */
+export const desiredTrustedRegistriesBinding = (tenant: Tenant, plan: Plan): KubeObject =>
+  ownedByTenant(tenant, {
+    apiVersion: "admissionregistration.k8s.io/v1",
+    kind: "ValidatingAdmissionPolicyBinding",
+    metadata: { name: trustedRegistriesBindingName(tenant), labels: tenantChildLabels(tenant) },
+    spec: {
+      policyName: trustedRegistriesPolicyName,
+      paramRef: { name: plan.metadata.name, parameterNotFoundAction: "Deny" },
+      validationActions: ["Deny"],
+      matchResources: { namespaceSelector: { matchLabels: { [tenantLabel]: tenant.metadata.name } } }
+    }
+  })
+
+/** The Gatekeeper equivalent of the trusted-registries policy, for clusters that standardise on Gatekeeper. */
+export const desiredAllowedReposConstraint = (tenant: Tenant, plan: Plan, namespace: string): KubeObject =>
+  ownedByTenant(tenant, {
+    apiVersion: "constraints.gatekeeper.sh/v1beta1",
+    kind: "K8sAllowedRepos",
+    metadata: { name: allowedReposConstraintName(tenant), labels: tenantChildLabels(tenant) },
+    spec: {
+      enforcementAction: "deny",
+      match: { kinds: [{ apiGroups: [""], kinds: ["Pod"] }], namespaces: [namespace] },
+      parameters: { repos: [...plan.spec.allowedRegistries] }
+    }
+  })
+
+/** Everything that isolates the tenant, as configured. */
+export const desiredIsolation = (
+  tenant: Tenant,
+  plan: Plan,
+  namespace: string,
+  config: TenantOperatorConfig
+): ReadonlyArray<KubeObject> => [
+  ...desiredNetworkPolicies(tenant, namespace),
+  desiredTrustedRegistriesBinding(tenant, plan),
+  ...(config.gatekeeper.enabled ? [desiredAllowedReposConstraint(tenant, plan, namespace)] : [])
+]

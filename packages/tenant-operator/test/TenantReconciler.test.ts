@@ -1,0 +1,454 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Action, type KubeObject, keyOf, keyOfRef, plan, Quantity, Simulator } from "@kleff/core"
+import type { Tenant } from "../src/api/Tenant.ts"
+import { defaultConfig, makeConfig } from "../src/desired/Config.ts"
+import { LimitRangeType, ResourceQuotaType } from "../src/desired/ResourceTypes.ts"
+import {
+  decideTenant,
+  makeTenantReconciler,
+  namespaceFinalizer,
+  tenantConditionTypes,
+  tenantControllerName
+} from "../src/TenantReconciler.ts"
+import {
+  foreignNamespace,
+  outcomeOf,
+  samplePlan,
+  sampleTenant,
+  snapshot,
+  withSpec,
+  withStatus
+} from "./fixtures.ts"
+import {
+  clusterWith,
+  conditionIn,
+  conditionsIn,
+  deleteTenant,
+  editTenant,
+  now,
+  objectIn,
+  reconcile,
+  tenantIn,
+  writesOf
+} from "./simulation.ts"
+
+const reconciler = makeTenantReconciler(defaultConfig)
+const tenant = sampleTenant()
+const basic = samplePlan("basic")
+const pro = samplePlan("pro")
+const namespaceRef = { apiVersion: "v1", kind: "Namespace", name: "tenant-example-tenant" }
+const tenantRef = { apiVersion: "kleff.kleff.io/v1", kind: "Tenant", name: "example-tenant" }
+const quotaRef = {
+  apiVersion: "v1",
+  kind: "ResourceQuota",
+  name: "tenant-quota",
+  namespace: "tenant-example-tenant"
+}
+
+const statusSummary = (cluster: Simulator.Cluster) =>
+  Object.fromEntries(
+    conditionsIn(cluster).map((condition) => [condition.type, `${condition.status} ${condition.reason}`])
+  )
+
+/** A cluster where the sample tenant has converged on `plans[0]`. */
+const converged = (config = defaultConfig, plans = [basic, pro]) =>
+  reconcile(clusterWith([...plans, tenant]), config).cluster
+
+describe("makeTenantReconciler", () => {
+  it("names the controller, the primary, the finalizer and the owned kinds", () => {
+    assert.strictEqual(reconciler.name, tenantControllerName)
+    assert.strictEqual(reconciler.name, "tenant-controller")
+    assert.strictEqual(reconciler.primary.kind, "Tenant")
+    assert.strictEqual(reconciler.finalizer, namespaceFinalizer)
+    assert.deepStrictEqual(
+      reconciler.owned.map((type) => type.kind),
+      [
+        "Namespace",
+        "ResourceQuota",
+        "LimitRange",
+        "RoleBinding",
+        "NetworkPolicy",
+        "ValidatingAdmissionPolicyBinding"
+      ]
+    )
+    const everything = makeTenantReconciler(
+      makeConfig({ mesh: { enabled: true }, gatekeeper: { enabled: true } })
+    )
+    assert.includeMembers(
+      everything.owned.map((type) => type.kind),
+      ["PeerAuthentication", "AuthorizationPolicy", "K8sAllowedRepos"]
+    )
+  })
+})
+
+describe("a new Tenant", () => {
+  it("gets its namespace and everything in it, and reports TenantReady", () => {
+    const run = reconcile(clusterWith([basic, tenant]), defaultConfig)
+    const cluster = run.cluster
+    const current = tenantIn(cluster)
+    assert.include(current?.metadata.finalizers ?? [], namespaceFinalizer)
+    assert.deepStrictEqual(statusSummary(cluster), {
+      NamespaceReady: "True NamespaceProvisioned",
+      PlanApplied: "True PlanApplied",
+      AccessReady: "True AccessGranted",
+      IsolationReady: "True PoliciesApplied",
+      MeshReady: "True MeshDisabled",
+      TenantReady: "True Ready"
+    })
+    assert.strictEqual(current?.status?.phase, "Active")
+    assert.strictEqual(current?.status?.namespace, "tenant-example-tenant")
+    assert.strictEqual(current?.status?.observedGeneration, 1)
+    const ns = objectIn(cluster, namespaceRef)
+    assert.strictEqual(ns?.metadata.labels?.["kleff.io/tenant-plan"], "basic")
+    assert.strictEqual(objectIn(cluster, quotaRef)?.metadata.namespace, "tenant-example-tenant")
+  })
+
+  it("reports progress on the first reconcile, before anything exists", () => {
+    const observed = snapshot(tenant, [basic])
+    const desired = reconciler.desired(tenant, observed)
+    assert.strictEqual(desired.objects.length, 9)
+    const report = reconciler.status(tenant, outcomeOf(observed, desired))
+    assert.deepStrictEqual(report.fields, { namespace: "tenant-example-tenant", phase: "Pending" })
+    const byType = Object.fromEntries(report.conditions.map((condition) => [condition.type, condition]))
+    assert.strictEqual(byType.NamespaceReady?.reason, "NamespaceProvisioning")
+    assert.strictEqual(byType.PlanApplied?.reason, "NamespaceNotReady")
+    assert.strictEqual(byType.TenantReady?.status, "False")
+    assert.strictEqual(byType.TenantReady?.reason, "NamespaceProvisioning")
+    assert.include(byType.TenantReady?.message, "NamespaceReady")
+    assert.deepStrictEqual(
+      report.conditions.map((condition) => condition.type),
+      [...tenantConditionTypes]
+    )
+  })
+
+  it("costs no write once converged, on every later resync", () => {
+    const cluster = converged()
+    const again = Simulator.converge(cluster, tenantRef, reconciler, { now: "2030-01-01T00:00:00Z" })
+    assert.strictEqual(again.rounds.length, 0)
+    assert.deepStrictEqual(again.final?.actions, [])
+  })
+})
+
+describe("changing a Tenant", () => {
+  it("re-applies quota, limits, labels and the policy parameter in place when the plan changes", () => {
+    const cluster = reconcile(
+      editTenant(converged(), (t) => withSpec(t, { plan: "pro" })),
+      defaultConfig
+    ).cluster
+    const hard =
+      (objectIn(cluster, quotaRef)?.spec as { hard: Record<string, string> } | undefined)?.hard ?? {}
+    for (const [resource, value] of Object.entries(pro.spec.quota)) {
+      assert.isTrue(
+        Quantity.sameValue(hard[resource] ?? "", value),
+        `${resource}: ${hard[resource]} ≠ ${value}`
+      )
+    }
+    const labels = objectIn(cluster, namespaceRef)?.metadata.labels
+    assert.strictEqual(labels?.["kleff.io/tenant-plan"], "pro")
+    assert.strictEqual(labels?.["pod-security.kubernetes.io/enforce"], "baseline")
+    const binding = objectIn(cluster, {
+      apiVersion: "admissionregistration.k8s.io/v1",
+      kind: "ValidatingAdmissionPolicyBinding",
+      name: "kleff-trusted-registries-example-tenant"
+    })
+    assert.deepStrictEqual((binding?.spec as { paramRef: unknown } | undefined)?.paramRef, {
+      name: "pro",
+      parameterNotFoundAction: "Deny"
+    })
+    assert.strictEqual(conditionIn(cluster, "TenantReady").status, "True")
+    assert.strictEqual(tenantIn(cluster)?.status?.observedGeneration, 2)
+  })
+
+  it("moves the username label when the username changes, and nothing else", () => {
+    const before = converged()
+    const run = reconcile(
+      editTenant(before, (t) => withSpec(t, { username: "renamed" })),
+      defaultConfig
+    )
+    assert.strictEqual(
+      objectIn(run.cluster, namespaceRef)?.metadata.labels?.["kleff.io/tenant-username"],
+      "renamed"
+    )
+    const applied = writesOf(run).filter((action) => action._tag === "Apply")
+    assert.deepStrictEqual(
+      applied.map((action) => (action._tag === "Apply" ? keyOf(action.object) : "")),
+      [keyOfRef(namespaceRef)]
+    )
+  })
+
+  it("reports only the namespace as updating while its labels follow a new username", () => {
+    const edited = editTenant(converged(), (t) => withSpec(t, { username: "renamed" }))
+    const observed = Simulator.observe(edited, tenantRef, reconciler)
+    if (observed === undefined) return assert.fail("tenant gone")
+    const report = reconciler.status(observed.primary, plan(reconciler, observed, now).outcome)
+    const summary = Object.fromEntries(report.conditions.map((c) => [c.type, `${c.status} ${c.reason}`]))
+    assert.deepStrictEqual(summary, {
+      NamespaceReady: "False NamespaceProvisioning",
+      PlanApplied: "True PlanApplied",
+      AccessReady: "True AccessGranted",
+      IsolationReady: "True PoliciesApplied",
+      MeshReady: "True MeshDisabled",
+      TenantReady: "False NamespaceProvisioning"
+    })
+  })
+
+  it("keeps the namespace name when the operator's template changes", () => {
+    const cluster = reconcile(converged(), makeConfig({ namespaceTemplate: "ns-{username}" })).cluster
+    assert.strictEqual(tenantIn(cluster)?.status?.namespace, "tenant-example-tenant")
+    assert.isDefined(objectIn(cluster, namespaceRef))
+    assert.isUndefined(objectIn(cluster, { ...namespaceRef, name: "ns-exampleuser" }))
+  })
+})
+
+describe("the tenant's namespace", () => {
+  it("is never moved or deleted by an edited status", () => {
+    const cluster = converged()
+    const current = tenantIn(cluster) as Tenant
+    const edited = Simulator.insert(
+      cluster,
+      { ...current, status: { ...current.status, namespace: "elsewhere" } },
+      now
+    )
+    const run = reconcile(edited, defaultConfig)
+    assert.isFalse(writesOf(run).some((action) => action._tag === "Delete"))
+    assert.isDefined(objectIn(run.cluster, namespaceRef))
+    assert.isUndefined(objectIn(run.cluster, { ...namespaceRef, name: "elsewhere" }))
+    assert.strictEqual(tenantIn(run.cluster)?.status?.namespace, "tenant-example-tenant")
+  })
+
+  it("comes back under the same name when someone deletes it", () => {
+    const cluster = converged()
+    const ns = objectIn(cluster, namespaceRef) as KubeObject
+    const gone = Simulator.settle(
+      Simulator.applyActions(cluster, [Action.Delete({ ref: namespaceRef, uid: ns.metadata.uid ?? "" })], now)
+        .cluster,
+      now
+    )
+    assert.isUndefined(objectIn(gone, namespaceRef))
+    const run = reconcile(gone, makeConfig({ namespaceTemplate: "other-{name}" }))
+    assert.isDefined(objectIn(run.cluster, namespaceRef))
+    assert.strictEqual(conditionIn(run.cluster, "TenantReady").status, "True")
+  })
+})
+
+describe("an unresolvable plan", () => {
+  it("keeps the quota and limits in place and says PlanNotFound", () => {
+    const before = converged()
+    const quota = objectIn(before, quotaRef)
+    const run = reconcile(
+      editTenant(before, (t) => withSpec(t, { plan: "gold" })),
+      defaultConfig
+    )
+    assert.deepStrictEqual(
+      writesOf(run).filter((action) => action._tag === "Delete" || action._tag === "Apply"),
+      []
+    )
+    assert.deepStrictEqual(objectIn(run.cluster, quotaRef)?.spec, quota?.spec)
+    const planApplied = conditionIn(run.cluster, "PlanApplied")
+    assert.strictEqual(planApplied.status, "False")
+    assert.strictEqual(planApplied.reason, "PlanNotFound")
+    assert.include(planApplied.message, `Plan "gold" does not exist`)
+    assert.include(planApplied.message, "keeps its current quota")
+    assert.strictEqual(conditionIn(run.cluster, "TenantReady").reason, "PlanNotFound")
+    assert.strictEqual(conditionIn(run.cluster, "NamespaceReady").status, "True")
+    assert.strictEqual(tenantIn(run.cluster)?.status?.phase, "Failed")
+  })
+
+  it("retains every owned kind, quota and limits included", () => {
+    const observed = snapshot(withSpec(tenant, { plan: "gold" }), [basic])
+    const desired = reconciler.desired(observed.primary, observed)
+    assert.deepStrictEqual(desired.objects, [])
+    assert.includeMembers([...(desired.retain ?? [])], [ResourceQuotaType, LimitRangeType])
+  })
+
+  it("provisions nothing for a new tenant until the plan exists", () => {
+    const cluster = reconcile(clusterWith([basic, withSpec(tenant, { plan: "gold" })]), defaultConfig).cluster
+    assert.isUndefined(objectIn(cluster, namespaceRef))
+    assert.strictEqual(conditionIn(cluster, "NamespaceReady").reason, "PlanNotFound")
+    assert.include(conditionIn(cluster, "PlanApplied").message, "Nothing is provisioned")
+    assert.isUndefined(tenantIn(cluster)?.status?.namespace)
+  })
+
+  it("says InvalidPlan, with the decode message, for a Plan that does not decode", () => {
+    const broken: KubeObject = { ...basic, spec: { ...basic.spec, podSecurity: "privileged" } }
+    const cluster = reconcile(clusterWith([broken, tenant]), defaultConfig).cluster
+    const planApplied = conditionIn(cluster, "PlanApplied")
+    assert.strictEqual(planApplied.reason, "InvalidPlan")
+    assert.include(planApplied.message, `["spec"]["podSecurity"]`)
+  })
+
+  it("recovers when the plan appears", () => {
+    const missing = reconcile(clusterWith([withSpec(tenant, { plan: "basic" })]), defaultConfig).cluster
+    assert.strictEqual(conditionIn(missing, "PlanApplied").reason, "PlanNotFound")
+    const cluster = reconcile(Simulator.insert(missing, basic, now), defaultConfig).cluster
+    assert.strictEqual(conditionIn(cluster, "TenantReady").status, "True")
+  })
+})
+
+describe("a namespace that is not the tenant's", () => {
+  const foreign = foreignNamespace("tenant-example-tenant")
+
+  it("is never written, and the tenant creates nothing else", () => {
+    const run = reconcile(clusterWith([basic, foreign, tenant]), defaultConfig)
+    const writes = writesOf(run).filter((action) => action._tag === "Apply" || action._tag === "Delete")
+    assert.deepStrictEqual(writes, [])
+    assert.deepStrictEqual(objectIn(run.cluster, namespaceRef)?.metadata.labels, {
+      team: "someone-else",
+      "kubernetes.io/metadata.name": "tenant-example-tenant"
+    })
+    const namespaceReady = conditionIn(run.cluster, "NamespaceReady")
+    assert.strictEqual(namespaceReady.reason, "NamespaceConflict")
+    assert.include(namespaceReady.message, "never adopted")
+    assert.strictEqual(conditionIn(run.cluster, "TenantReady").reason, "NamespaceConflict")
+    assert.strictEqual(tenantIn(run.cluster)?.status?.phase, "Failed")
+    assert.isUndefined(tenantIn(run.cluster)?.status?.namespace)
+    assert.isTrue(
+      run.final?.outcome.conflicts.some((conflict) => keyOf(conflict.existing) === keyOf(foreign))
+    )
+  })
+
+  it("does not hold the Tenant's deletion: the finalizer goes at once", () => {
+    const cluster = reconcile(clusterWith([basic, foreign, tenant]), defaultConfig).cluster
+    const run = reconcile(deleteTenant(cluster), defaultConfig)
+    assert.isUndefined(tenantIn(run.cluster))
+    assert.strictEqual(run.rounds.length, 1)
+    assert.deepStrictEqual(
+      writesOf(run).map((action) => action._tag),
+      ["RemoveFinalizer"]
+    )
+    assert.isDefined(objectIn(run.cluster, namespaceRef))
+  })
+})
+
+describe("deleting a Tenant", () => {
+  it("deletes the namespace, waits until it is gone, then releases the finalizer", () => {
+    const run = reconcile(deleteTenant(converged()), defaultConfig)
+    assert.isUndefined(tenantIn(run.cluster))
+    assert.isUndefined(objectIn(run.cluster, namespaceRef))
+    assert.isUndefined(objectIn(run.cluster, quotaRef))
+    const tags = writesOf(run).map((action) => action._tag)
+    assert.strictEqual(tags.at(-1), "RemoveFinalizer")
+    for (const round of run.rounds) {
+      if (round.plan.actions.some((action) => action._tag === "RemoveFinalizer")) {
+        assert.deepStrictEqual(round.plan.outcome.remaining, [])
+      }
+    }
+  })
+
+  it("reports Terminating while children remain", () => {
+    const cluster = deleteTenant(converged())
+    const observed = Simulator.observe(cluster, tenantRef, reconciler)
+    if (observed === undefined) return assert.fail("tenant gone")
+    const result = plan(reconciler, observed, now)
+    const report = reconciler.status(observed.primary, result.outcome)
+    assert.strictEqual(report.fields.phase, "Terminating")
+    assert.strictEqual(report.fields.namespace, "tenant-example-tenant")
+    assert.isTrue(report.conditions.every((condition) => condition.reason === "Terminating"))
+    assert.include(report.conditions[0]?.message, "Namespace tenant-example-tenant")
+  })
+})
+
+describe("status for what only the operator can judge", () => {
+  it("InvalidNamespaceName: the template gives no valid name, nothing is created", () => {
+    const config = makeConfig({ namespaceTemplate: "{userId}" })
+    const oidc: Tenant = withSpec(tenant, { userId: "auth0|12345" })
+    const cluster = reconcile(clusterWith([basic, oidc]), config).cluster
+    assert.deepStrictEqual(
+      Simulator.objects(cluster)
+        .map((object) => object.kind)
+        .sort(),
+      ["Plan", "Tenant"]
+    )
+    const namespaceReady = conditionIn(cluster, "NamespaceReady")
+    assert.strictEqual(namespaceReady.reason, "InvalidNamespaceName")
+    assert.include(namespaceReady.message, "auth0|12345")
+    assert.strictEqual(conditionIn(cluster, "TenantReady").reason, "InvalidNamespaceName")
+    assert.strictEqual(tenantIn(cluster)?.status?.phase, "Failed")
+  })
+
+  it("InvalidSpec: a Tenant the CRD should have refused is reported, not crashed on", () => {
+    const bad = { ...tenant, spec: { ...tenant.spec, username: "Bad_Name" } }
+    const observed = snapshot(bad, [basic])
+    const decision = decideTenant(bad, observed, defaultConfig)
+    assert.strictEqual(decision._tag, "InvalidSpec")
+    const desired = reconciler.desired(bad, observed)
+    assert.deepStrictEqual(desired.objects, [])
+    const report = reconciler.status(bad, outcomeOf(observed, desired))
+    assert.strictEqual(report.fields.phase, "Failed")
+    assert.isTrue(report.conditions.every((condition) => condition.reason === "InvalidSpec"))
+    assert.include(report.conditions[0]?.message, `["spec"]["username"]`)
+  })
+
+  it("a status written by the operator never blocks decoding", () => {
+    const withOddStatus = { ...tenant, status: { namespace: "tenant-example-tenant", phase: "Unheard-of" } }
+    assert.strictEqual(
+      decideTenant(withOddStatus, snapshot(withOddStatus, [basic]), defaultConfig)._tag,
+      "Resolved"
+    )
+  })
+
+  it("a child held by someone else is a Conflict on its condition", () => {
+    const cluster = converged()
+    const foreignPolicy: KubeObject = {
+      apiVersion: "admissionregistration.k8s.io/v1",
+      kind: "ValidatingAdmissionPolicyBinding",
+      metadata: { name: "kleff-trusted-registries-example-tenant", uid: "uid-someone" }
+    }
+    const run = reconcile(Simulator.insert(cluster, foreignPolicy, now), defaultConfig)
+    const isolation = conditionIn(run.cluster, "IsolationReady")
+    assert.strictEqual(isolation.reason, "Conflict")
+    assert.include(isolation.message, "does not belong to this Tenant")
+    assert.strictEqual(conditionIn(run.cluster, "TenantReady").reason, "Conflict")
+  })
+
+  it("a drifted child is repaired and reported as being updated until it is", () => {
+    const cluster = converged()
+    const quota = objectIn(cluster, quotaRef) as KubeObject
+    const drifted = Simulator.insert(cluster, { ...quota, spec: { hard: { pods: "1000" } } }, now)
+    const observed = Simulator.observe(drifted, tenantRef, reconciler)
+    if (observed === undefined) return assert.fail("tenant gone")
+    const result = plan(reconciler, observed, now)
+    const report = reconciler.status(observed.primary, result.outcome)
+    const planApplied = report.conditions.find((condition) => condition.type === "PlanApplied")
+    assert.strictEqual(planApplied?.reason, "Provisioning")
+    assert.include(planApplied?.message, "is being updated")
+    const repaired = reconcile(drifted, defaultConfig).cluster
+    assert.strictEqual(conditionIn(repaired, "PlanApplied").status, "True")
+  })
+
+  it("MeshReady follows the mesh: disabled, or in place when enabled", () => {
+    const mesh = makeConfig({ mesh: { enabled: true } })
+    const cluster = reconcile(clusterWith([basic, tenant]), mesh).cluster
+    assert.strictEqual(conditionIn(cluster, "MeshReady").reason, "MeshConfigured")
+    assert.isDefined(
+      objectIn(cluster, {
+        apiVersion: "security.istio.io/v1",
+        kind: "PeerAuthentication",
+        name: "default",
+        namespace: "tenant-example-tenant"
+      })
+    )
+    assert.strictEqual(conditionIn(converged(), "MeshReady").reason, "MeshDisabled")
+  })
+
+  it("TenantReady is True only when every other condition is, and names the first that is not", () => {
+    const observed = snapshot(tenant, [basic])
+    const report = reconciler.status(tenant, outcomeOf(observed, reconciler.desired(tenant, observed)))
+    const others = report.conditions.filter((condition) => condition.type !== "TenantReady")
+    const ready = report.conditions.find((condition) => condition.type === "TenantReady")
+    const firstFalse = others.find((condition) => condition.status !== "True")
+    assert.strictEqual(ready?.status, firstFalse === undefined ? "True" : "False")
+    assert.strictEqual(ready?.reason, firstFalse?.reason)
+    assert.isTrue(ready?.message.startsWith(`${firstFalse?.type}: `))
+  })
+
+  it("a sticky status.namespace is kept in every report", () => {
+    const reported = withStatus(tenant, { namespace: "tenant-example-tenant" })
+    const observed = snapshot(withSpec(reported, { plan: "gold" }), [basic])
+    const report = reconciler.status(
+      observed.primary,
+      outcomeOf(observed, reconciler.desired(observed.primary, observed))
+    )
+    assert.strictEqual(report.fields.namespace, "tenant-example-tenant")
+  })
+})
