@@ -15,7 +15,6 @@ import { hostname } from "node:os"
 import {
   groupOf,
   type KubeObject,
-  keyOf,
   keyOfType,
   type ObjectKey,
   plan,
@@ -61,14 +60,6 @@ export interface Controller<P extends KubeObject = KubeObject> {
   readonly runnable: Runnable
   /** Reconciles one primary key now (what a worker does): exposed for `plan`-style tools and tests. */
   readonly reconcile: (key: ObjectKey) => Effect.Effect<Outcome, KubeError, Client>
-}
-
-/** resourceVersions are opaque, but etcd's are increasing integers; compare them when both are. */
-const isOlder = (candidate: KubeObject, cached: KubeObject | undefined): boolean => {
-  if (cached === undefined) return false
-  const a = Number(candidate.metadata.resourceVersion)
-  const b = Number(cached.metadata.resourceVersion)
-  return Number.isSafeInteger(a) && Number.isSafeInteger(b) && a <= b
 }
 
 /**
@@ -143,7 +134,7 @@ export const make = Effect.fnUntraced(function* <P extends KubeObject>(
 
   const writeThrough = (object: KubeObject): Effect.Effect<void> => {
     const store = storeOf(object.apiVersion, object.kind)
-    if (store === undefined || isOlder(object, store.cache.get(keyOf(object)))) return Effect.void
+    if (store === undefined) return Effect.void
     return store.apply({ _tag: "Applied", object })
   }
 

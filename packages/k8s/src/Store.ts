@@ -46,6 +46,17 @@ export interface StoreOptions<T extends KubeObject = KubeObject> {
   readonly transform?: ((object: T) => T) | undefined
 }
 
+/**
+ * resourceVersions are opaque to clients, but one resource's come from etcd's revision counter:
+ * when both are integers, the smaller is the older.
+ */
+export const isOlderThan = (candidate: KubeObject, cached: KubeObject | undefined): boolean => {
+  if (cached === undefined) return false
+  const a = Number(candidate.metadata.resourceVersion)
+  const b = Number(cached.metadata.resourceVersion)
+  return Number.isSafeInteger(a) && Number.isSafeInteger(b) && a < b
+}
+
 // ---------------------------------------------------------------------------------------------
 // The synchronous cache (no Effect): indexes and the swap. Exported for tests and benchmarks.
 
@@ -218,10 +229,13 @@ export class Cache<T extends KubeObject = KubeObject> {
   apply(event: WatcherEvent<T>): Array<Change<T>> {
     switch (event._tag) {
       case "Applied": {
-        const object = this.ingest(event.object)
-        const key = keyOf(object)
+        const key = keyOf(event.object)
         const generation = this.current
         const before = generation.objects.get(key)
+        // A controller writes the API server's answers through to the cache; the watch event for
+        // an earlier write can arrive after that and must not roll the object back.
+        if (isOlderThan(event.object, before)) return []
+        const object = this.ingest(event.object)
         generation.put(key, object, before)
         return [{ key, before, after: object, unchanged: false }]
       }

@@ -187,3 +187,23 @@ describe("Store (Effect)", () => {
     })
   )
 })
+
+describe("Cache: write-through ordering", () => {
+  const versioned = (rv: string, value: string): KubeObject => ({
+    apiVersion: "v1",
+    kind: "ConfigMap",
+    metadata: { name: "c", namespace: "n", resourceVersion: rv },
+    data: { value }
+  })
+
+  it("ignores an Applied event older than the cached object, and takes a newer one", () => {
+    const cache = new Store.Cache()
+    cache.apply({ _tag: "Restarted", objects: [], resourceVersion: "1" })
+    cache.apply({ _tag: "Applied", object: versioned("12", "written-through") })
+    assert.deepStrictEqual(cache.apply({ _tag: "Applied", object: versioned("11", "late watch event") }), [])
+    const storedValue = () => (cache.get("/ConfigMap/n/c")?.data as { value?: string } | undefined)?.value
+    assert.strictEqual(storedValue(), "written-through")
+    assert.strictEqual(cache.apply({ _tag: "Applied", object: versioned("13", "newer") }).length, 1)
+    assert.strictEqual(storedValue(), "newer")
+  })
+})
