@@ -4,25 +4,13 @@
  * step with the label, repaired when edited or deleted, and removed when the label goes.
  * No watch, queue, cache or API code here: the framework supplies all of it.
  */
-import { type KubeObject, ownedBy, type Reconciler, type ResourceType } from "@kleff/core"
+import { Kinds, type KubeObject, ownedBy, type Reconciler, type ResourceType } from "@kleff/core"
 
 export const greetingLabel = "example.kleff.io/greeting"
 
-export const NamespaceType: ResourceType = {
-  group: "",
-  version: "v1",
-  kind: "Namespace",
-  plural: "namespaces",
-  namespaced: false
-}
+export const NamespaceType: ResourceType = Kinds.Namespace
 
-export const ConfigMapType: ResourceType = {
-  group: "",
-  version: "v1",
-  kind: "ConfigMap",
-  plural: "configmaps",
-  namespaced: true
-}
+export const ConfigMapType: ResourceType = Kinds.ConfigMap
 
 export const desiredGreeting = (namespace: KubeObject, greeting: string): KubeObject =>
   ownedBy(

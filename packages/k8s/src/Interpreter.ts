@@ -14,7 +14,7 @@
  *   second status patch).
  * - Events are best effort: a failed Event is logged, never fails the reconcile.
  */
-import { type Action, groupOf, type KubeObject, type ObjectRef, type ResourceType } from "@kleff/core"
+import { type Action, groupOf, Kinds, type KubeObject, type ObjectRef, type ResourceType } from "@kleff/core"
 import { Effect } from "effect"
 import { Client } from "./Client.ts"
 import type { KubeError } from "./Errors.ts"
@@ -31,13 +31,7 @@ export const typeRegistry = (types: Iterable<ResourceType>): TypeRegistry => {
 }
 
 /** `events.k8s.io/v1` Event. */
-export const EventType: ResourceType = {
-  group: "events.k8s.io",
-  version: "v1",
-  kind: "Event",
-  plural: "events",
-  namespaced: true
-}
+export const EventType: ResourceType = Kinds.Event
 
 /** Where the interpreter reports what the API server returned, to keep the cache current. */
 export type WriteThrough = (object: KubeObject) => Effect.Effect<void>

@@ -14,7 +14,7 @@
  */
 import { randomUUID } from "node:crypto"
 import { hostname } from "node:os"
-import type { KubeObject, ResourceType } from "@kleff/core"
+import { Kinds, type KubeObject, type ResourceType } from "@kleff/core"
 import {
   Clock,
   Context,
@@ -104,13 +104,7 @@ export class LeaseClient extends Context.Service<
     LeaseClient.layer.pipe(Layer.provide(Client.layer), Layer.provide(KubeConfig.layerFromFile(file)))
 }
 
-export const LeaseType: ResourceType = {
-  group: "coordination.k8s.io",
-  version: "v1",
-  kind: "Lease",
-  plural: "leases",
-  namespaced: true
-}
+export const LeaseType: ResourceType = Kinds.Lease
 
 const fromLease = (lease: KubeObject): ObservedLease => {
   const spec = (lease.spec ?? {}) as {

@@ -5,7 +5,7 @@
 // Every test works in namespaces (and a CRD group) of its own, and removes them when done.
 
 import { assert, it } from "@effect/vitest"
-import type { KubeObject, ResourceType } from "@kleff/core"
+import { Kinds, type KubeObject, type ResourceType } from "@kleff/core"
 import { Effect, type Scope } from "effect"
 import { Client, type ClientService, make as makeClient } from "../src/Client.ts"
 import type { KubeError } from "../src/Errors.ts"
@@ -22,35 +22,11 @@ import {
   uniqueName
 } from "./cluster.ts"
 
-const Pods: ResourceType = { group: "", version: "v1", kind: "Pod", plural: "pods", namespaced: true }
-const Secrets: ResourceType = {
-  group: "",
-  version: "v1",
-  kind: "Secret",
-  plural: "secrets",
-  namespaced: true
-}
-const ResourceQuotas: ResourceType = {
-  group: "",
-  version: "v1",
-  kind: "ResourceQuota",
-  plural: "resourcequotas",
-  namespaced: true
-}
-const Roles: ResourceType = {
-  group: "rbac.authorization.k8s.io",
-  version: "v1",
-  kind: "Role",
-  plural: "roles",
-  namespaced: true
-}
-const RoleBindings: ResourceType = {
-  group: "rbac.authorization.k8s.io",
-  version: "v1",
-  kind: "RoleBinding",
-  plural: "rolebindings",
-  namespaced: true
-}
+const Pods: ResourceType = Kinds.Pod
+const Secrets: ResourceType = Kinds.Secret
+const ResourceQuotas: ResourceType = Kinds.ResourceQuota
+const Roles: ResourceType = Kinds.Role
+const RoleBindings: ResourceType = Kinds.RoleBinding
 
 type Env = Client | KubeConfig | Scope.Scope
 

@@ -5,7 +5,7 @@
 import * as crypto from "node:crypto"
 import * as net from "node:net"
 import { describe, it } from "@effect/vitest"
-import type { KubeObject, ResourceType } from "@kleff/core"
+import { Kinds, type KubeObject, type ResourceType } from "@kleff/core"
 import { Effect, Layer, type Scope } from "effect"
 import { Client, type ClientOptions } from "../src/Client.ts"
 import type { KubeError } from "../src/Errors.ts"
@@ -67,41 +67,11 @@ export const proxiedClientLayer = (
 
 export const uniqueName = (prefix: string): string => `${prefix}-${crypto.randomBytes(4).toString("hex")}`
 
-export const Namespaces: ResourceType = {
-  group: "",
-  version: "v1",
-  kind: "Namespace",
-  plural: "namespaces",
-  namespaced: false
-}
-export const ConfigMaps: ResourceType = {
-  group: "",
-  version: "v1",
-  kind: "ConfigMap",
-  plural: "configmaps",
-  namespaced: true
-}
-export const ServiceAccounts: ResourceType = {
-  group: "",
-  version: "v1",
-  kind: "ServiceAccount",
-  plural: "serviceaccounts",
-  namespaced: true
-}
-export const Events: ResourceType = {
-  group: "events.k8s.io",
-  version: "v1",
-  kind: "Event",
-  plural: "events",
-  namespaced: true
-}
-export const CustomResourceDefinitions: ResourceType = {
-  group: "apiextensions.k8s.io",
-  version: "v1",
-  kind: "CustomResourceDefinition",
-  plural: "customresourcedefinitions",
-  namespaced: false
-}
+export const Namespaces: ResourceType = Kinds.Namespace
+export const ConfigMaps: ResourceType = Kinds.ConfigMap
+export const ServiceAccounts: ResourceType = Kinds.ServiceAccount
+export const Events: ResourceType = Kinds.Event
+export const CustomResourceDefinitions: ResourceType = Kinds.CustomResourceDefinition
 
 export const configMap = (
   namespace: string,

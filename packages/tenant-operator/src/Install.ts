@@ -6,7 +6,7 @@
  * It waits for the CRDs to be served before applying Plans. It never deletes anything.
  */
 import { readFile } from "node:fs/promises"
-import { type KubeObject, keyOf, type ResourceType } from "@kleff/core"
+import { Kinds, type KubeObject, keyOf, type ResourceType } from "@kleff/core"
 import { Client, type Errors } from "@kleff/k8s"
 import { Effect, Schedule } from "effect"
 import { parseAllDocuments } from "yaml"
@@ -15,34 +15,11 @@ import { PlanType } from "./api/Plan.ts"
 
 const deployDirectory = new URL("../../../deploy/", import.meta.url)
 
-const CustomResourceDefinitionType: ResourceType = {
-  group: "apiextensions.k8s.io",
-  version: "v1",
-  kind: "CustomResourceDefinition",
-  plural: "customresourcedefinitions",
-  namespaced: false
-}
-
 /** The kinds the install writes, by `group/Kind`. */
 const installable = new Map<string, ResourceType>(
-  [
-    CustomResourceDefinitionType,
-    {
-      group: "rbac.authorization.k8s.io",
-      version: "v1",
-      kind: "ClusterRole",
-      plural: "clusterroles",
-      namespaced: false
-    },
-    {
-      group: "admissionregistration.k8s.io",
-      version: "v1",
-      kind: "ValidatingAdmissionPolicy",
-      plural: "validatingadmissionpolicies",
-      namespaced: false
-    },
-    PlanType
-  ].map((type) => [`${type.group}/${type.kind}`, type])
+  [Kinds.CustomResourceDefinition, Kinds.ClusterRole, Kinds.ValidatingAdmissionPolicy, PlanType].map(
+    (type) => [`${type.group}/${type.kind}`, type]
+  )
 )
 
 export const clusterFiles = [

@@ -1,56 +1,20 @@
 /**
  * The kinds a Tenant's children are, as the framework names them (group, version, kind, plural,
- * scope). Constants only.
+ * scope): the built-in ones from core's `Kinds`, plus Istio's and Gatekeeper's. Constants only.
  */
-import type { ResourceType } from "@kleff/core"
+import { Kinds, type ResourceType } from "@kleff/core"
 
-export const NamespaceType: ResourceType = {
-  group: "",
-  version: "v1",
-  kind: "Namespace",
-  plural: "namespaces",
-  namespaced: false
-}
+export const NamespaceType: ResourceType = Kinds.Namespace
 
-export const ResourceQuotaType: ResourceType = {
-  group: "",
-  version: "v1",
-  kind: "ResourceQuota",
-  plural: "resourcequotas",
-  namespaced: true
-}
+export const ResourceQuotaType: ResourceType = Kinds.ResourceQuota
 
-export const LimitRangeType: ResourceType = {
-  group: "",
-  version: "v1",
-  kind: "LimitRange",
-  plural: "limitranges",
-  namespaced: true
-}
+export const LimitRangeType: ResourceType = Kinds.LimitRange
 
-export const RoleBindingType: ResourceType = {
-  group: "rbac.authorization.k8s.io",
-  version: "v1",
-  kind: "RoleBinding",
-  plural: "rolebindings",
-  namespaced: true
-}
+export const RoleBindingType: ResourceType = Kinds.RoleBinding
 
-export const NetworkPolicyType: ResourceType = {
-  group: "networking.k8s.io",
-  version: "v1",
-  kind: "NetworkPolicy",
-  plural: "networkpolicies",
-  namespaced: true
-}
+export const NetworkPolicyType: ResourceType = Kinds.NetworkPolicy
 
-export const ValidatingAdmissionPolicyBindingType: ResourceType = {
-  group: "admissionregistration.k8s.io",
-  version: "v1",
-  kind: "ValidatingAdmissionPolicyBinding",
-  plural: "validatingadmissionpolicybindings",
-  namespaced: false
-}
+export const ValidatingAdmissionPolicyBindingType: ResourceType = Kinds.ValidatingAdmissionPolicyBinding
 
 export const PeerAuthenticationType: ResourceType = {
   group: "security.istio.io",
