@@ -28,7 +28,7 @@ interface Run {
 }
 
 const kubectl = (args: ReadonlyArray<string>, input?: string): Run => {
-  const result = spawnSync("kubectl", [...args], {
+  const result = spawnSync(process.env["KLEFF_KUBECTL"] ?? "kubectl", [...args], {
     env: { ...process.env, KUBECONFIG: kubeconfig },
     input,
     encoding: "utf8",
@@ -104,7 +104,11 @@ describe.skipIf(kubeconfig === undefined)(
     let children: ReadonlyArray<KubeObject> = []
 
     beforeAll(async () => {
-      ok(["apply", "--server-side", "-f", repoPath("deploy/crds")])
+      // Shared cluster-wide objects: other tests (and `tenant-operator install`) apply them too, under
+      // their own field managers; this suite takes ownership rather than fail on a conflict.
+      const install = (file: string) =>
+        ok(["apply", "--server-side", "--force-conflicts", "-f", repoPath(file)])
+      install("deploy/crds")
       await waitFor(
         "the CRDs to be established",
         () =>
@@ -116,10 +120,9 @@ describe.skipIf(kubeconfig === undefined)(
             "crd/plans.kleff.kleff.io"
           ]).status === 0
       )
-      ok(["apply", "--server-side", "-f", repoPath("deploy/cluster/tenant-owner-clusterrole.yaml")])
-      ok(["apply", "--server-side", "-f", repoPath("deploy/cluster/trusted-registries-policy.yaml")])
-      for (const plan of ["free", "basic", "pro"])
-        ok(["apply", "--server-side", "-f", repoPath(`deploy/samples/plan-${plan}.yaml`)])
+      install("deploy/cluster/tenant-owner-clusterrole.yaml")
+      install("deploy/cluster/trusted-registries-policy.yaml")
+      for (const plan of ["free", "basic", "pro"]) install(`deploy/samples/plan-${plan}.yaml`)
       ok(
         ["apply", "--server-side", "-f", "-"],
         tenantManifest(tenantName, { plan: "basic", userId: `user-${tenantName}`, username: "itest" })
