@@ -64,12 +64,23 @@ export interface StatusReport {
   readonly conditions: ReadonlyArray<ConditionInput>
 }
 
+/**
+ * Another kind the primary depends on (a Tenant's Plan): changes to such an object requeue the
+ * primaries `toPrimaries` names. Pure; `primaries` is the cached list of primaries.
+ */
+export interface Reference<P extends KubeObject = KubeObject> {
+  readonly type: ResourceType
+  readonly toPrimaries: (object: KubeObject, primaries: ReadonlyArray<P>) => Iterable<string>
+}
+
 export interface Reconciler<P extends KubeObject = KubeObject> {
   /** The controller's name: its field manager, its event source and its metric label. */
   readonly name: string
   readonly primary: ResourceType<P>
   /** The kinds of children it creates; their changes requeue the owning primary. */
   readonly owned: ReadonlyArray<ResourceType>
+  /** Kinds it reads through `observed.get` whose changes must requeue primaries (none if undefined). */
+  readonly references?: ReadonlyArray<Reference<P>> | undefined
   /** The finalizer it holds on every live primary until its owned objects are gone; none if undefined. */
   readonly finalizer?: string | undefined
   /** Pure: what should exist for this primary. */

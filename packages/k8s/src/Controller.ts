@@ -8,7 +8,7 @@
  * Events that requeue a primary:
  * - the primary itself changed (an unchanged object re-delivered by a relist: low priority);
  * - an object of an owned type changed whose controller reference names the primary's kind;
- * - an object of a referenced type changed, mapped by the reference's `toPrimaries`.
+ * - an object of a referenced type changed, mapped by the reconciler's `references`.
  */
 
 import { hostname } from "node:os"
@@ -32,16 +32,8 @@ import { type Change, make as makeStore, type Store } from "./Store.ts"
 import { watcher } from "./Watcher.ts"
 import { make as makeQueue, Outcome, type WorkQueue } from "./WorkQueue.ts"
 
-/** Another kind whose changes requeue primaries (a Tenant's Plan): which primaries to requeue. */
-export interface Reference<P extends KubeObject = KubeObject> {
-  readonly type: ResourceType
-  /** The keys of the primaries that refer to `object`, looked up in the primaries' cache. */
-  readonly toPrimaries: (object: KubeObject, primaries: ReadonlyArray<P>) => Iterable<ObjectKey>
-}
-
 export interface ControllerOptions<P extends KubeObject> {
   readonly reconciler: Reconciler<P>
-  readonly references?: ReadonlyArray<Reference<P>> | undefined
   /** Keys reconciled at once (never the same key twice). Default 8. */
   readonly concurrency?: number | undefined
   /** Identity written on Events (`reportingInstance`). Default: the host name. */
@@ -71,14 +63,11 @@ export const make = Effect.fnUntraced(function* <P extends KubeObject>(
 ): Effect.fn.Return<Controller<P>, never, Client | Scope.Scope> {
   const { reconciler } = options
   const primaryType = reconciler.primary
-  const references = options.references ?? []
+  const references = reconciler.references ?? []
 
   // One cache per kind, whatever role the kind plays. Each store is made and subscribed to
   // before its watcher starts, so no change is missed.
-  const types = kindsOf(
-    reconciler,
-    references.map((r) => r.type)
-  )
+  const types = kindsOf(reconciler)
   const stores = new Map<string, Store>()
   for (const type of types) stores.set(typeKey(type), yield* makeStore())
   const storeOf = (apiVersion: string, kind: string) => stores.get(`${groupOf(apiVersion)}/${kind}`)

@@ -3,14 +3,7 @@
  * the controller reads is listed once into a cache, the primary is observed from those caches
  * exactly as the Controller observes it, and core's `plan` is returned. Reads only.
  */
-import {
-  type KubeObject,
-  type ObjectKey,
-  type Plan,
-  plan,
-  type Reconciler,
-  type ResourceType
-} from "@kleff/core"
+import { type KubeObject, type ObjectKey, type Plan, plan, type Reconciler } from "@kleff/core"
 import { Clock, Effect } from "effect"
 import { Client } from "./Client.ts"
 import type { KubeError } from "./Errors.ts"
@@ -25,13 +18,12 @@ export interface DryRun<P extends KubeObject> {
 
 export const planOnce = Effect.fnUntraced(function* <P extends KubeObject>(
   reconciler: Reconciler<P>,
-  key: ObjectKey,
-  referenced: ReadonlyArray<ResourceType> = []
+  key: ObjectKey
 ): Effect.fn.Return<DryRun<P>, KubeError, Client> {
   const client = yield* Client
   const byType = new Map<string, Cache>()
   yield* Effect.forEach(
-    kindsOf(reconciler, referenced),
+    kindsOf(reconciler),
     (type) =>
       Effect.map(client.list(type), (list) => {
         const cache = new Cache()

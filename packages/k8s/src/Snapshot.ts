@@ -17,11 +17,9 @@ import type { Cache } from "./Store.ts"
 export const typeKey = (type: Pick<ResourceType, "group" | "kind">): string => `${type.group}/${type.kind}`
 
 /** Every kind a controller reads: its primary, its owned kinds and the kinds it refers to, once each. */
-export const kindsOf = <P extends KubeObject>(
-  reconciler: Reconciler<P>,
-  referenced: ReadonlyArray<ResourceType> = []
-): ReadonlyArray<ResourceType> => {
+export const kindsOf = <P extends KubeObject>(reconciler: Reconciler<P>): ReadonlyArray<ResourceType> => {
   const types = new Map<string, ResourceType>()
+  const referenced = (reconciler.references ?? []).map((reference) => reference.type)
   for (const type of [reconciler.primary, ...reconciler.owned, ...referenced]) types.set(typeKey(type), type)
   return [...types.values()]
 }

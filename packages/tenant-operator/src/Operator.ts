@@ -1,14 +1,10 @@
 /**
- * The tenant operator as a running process: the Tenant controller — with Plans as a referenced
- * kind, so editing a Plan re-reconciles every Tenant on it — under a Manager that serves health
+ * The tenant operator as a running process: the Tenant controller under a Manager that serves health
  * probes and metrics, elects a leader when asked, and stops gracefully on SIGTERM.
  * Wiring only: what to do is `TenantReconciler`'s, how is `@kleff/k8s`'s.
  */
-import { keyOf } from "@kleff/core"
 import { Client, Controller, HealthServer, KubeConfig, LeaderElection, Manager } from "@kleff/k8s"
 import { Effect, Layer } from "effect"
-import { type Plan, PlanType } from "./api/Plan.ts"
-import type { Tenant } from "./api/Tenant.ts"
 import type { TenantOperatorConfig } from "./desired/Config.ts"
 import { makeTenantReconciler, tenantControllerName } from "./TenantReconciler.ts"
 
@@ -22,13 +18,6 @@ export interface OperatorOptions {
   readonly leaderElection?: { readonly namespace: string; readonly name: string } | undefined
   /** An explicit kubeconfig file; otherwise `KUBECONFIG`, `~/.kube/config`, or the in-cluster service account. */
   readonly kubeconfig?: string | undefined
-}
-
-/** A Plan's Tenants are the ones whose `spec.plan` names it. */
-export const planReference: Controller.Reference<Tenant> = {
-  type: PlanType,
-  toPrimaries: (plan, tenants) =>
-    tenants.filter((tenant) => tenant.spec?.plan === (plan as Plan).metadata.name).map(keyOf)
 }
 
 export const kubeConfigLayer = (kubeconfig: string | undefined) =>
@@ -47,7 +36,6 @@ export const runOperator = (options: OperatorOptions) =>
     const client = yield* Client.Client
     const controller = yield* Controller.make({
       reconciler: makeTenantReconciler(options.config),
-      references: [planReference],
       concurrency: options.concurrency
     })
     const checks = yield* HealthServer.HealthChecks

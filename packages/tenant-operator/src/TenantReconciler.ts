@@ -20,6 +20,7 @@ import {
   type Observed,
   type Outcome,
   type Reconciler,
+  type Reference,
   refOf,
   type StatusReport
 } from "@kleff/core"
@@ -495,6 +496,13 @@ export interface TenantReconciler extends Reconciler<Tenant> {
 }
 
 /** The Tenant controller for `config`. */
+/** Editing a Plan re-reconciles its Tenants: the ones whose `spec.plan` names it. */
+export const planReference: Reference<Tenant> = {
+  type: PlanType,
+  toPrimaries: (plan, tenants) =>
+    tenants.filter((tenant) => tenant.spec?.plan === plan.metadata.name).map(keyOf)
+}
+
 export const makeTenantReconciler = (config: TenantOperatorConfig): TenantReconciler => {
   // desired() and status() see the same snapshot in one reconcile: decide once per snapshot.
   const decisions = new WeakMap<Observed<Tenant>, TenantDecision>()
@@ -509,6 +517,7 @@ export const makeTenantReconciler = (config: TenantOperatorConfig): TenantReconc
     name: tenantControllerName,
     primary: TenantType,
     owned: tenantOwnedTypes(config),
+    references: [planReference],
     finalizer: namespaceFinalizer,
     desired: (primary, observed) => desiredFor(primary, decide(primary, observed), config),
     status: (primary, outcome) =>

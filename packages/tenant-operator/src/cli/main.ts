@@ -11,7 +11,6 @@ import { type Action, firstDifference, keyOfType } from "@kleff/core"
 import { DryRun, Manager } from "@kleff/k8s"
 import { Console, Effect, Logger, Option, Result } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
-import { PlanType } from "../api/Plan.ts"
 import { TenantType } from "../api/Tenant.ts"
 import { makeConfig, type TenantOperatorConfig } from "../desired/Config.ts"
 import { install as installInCluster } from "../Install.ts"
@@ -165,9 +164,7 @@ const plan = Command.make(
   (input) =>
     Effect.gen(function* () {
       const reconciler = makeTenantReconciler(configFrom(input))
-      const { primary, plan } = yield* DryRun.planOnce(reconciler, keyOfType(TenantType, input.tenant), [
-        PlanType
-      ])
+      const { primary, plan } = yield* DryRun.planOnce(reconciler, keyOfType(TenantType, input.tenant))
       if (primary === undefined || plan === undefined) {
         return yield* Effect.fail(new Error(`no Tenant named ${input.tenant}`))
       }
