@@ -1,7 +1,8 @@
 // binaries.ts owns the control-plane executables: building kleff-control-plane
 // from tools/control-plane into a versioned cache directory outside the clone
-// (only when missing, atomically), and honouring envtest's KUBEBUILDER_ASSETS
-// for etcd and kube-apiserver.
+// (only when missing, atomically), with a `kubectl` link to it beside it (a
+// client of the server's exact version), and honouring envtest's
+// KUBEBUILDER_ASSETS for etcd and kube-apiserver.
 import { spawn, spawnSync } from "node:child_process"
 import { createHash } from "node:crypto"
 import {
@@ -14,18 +15,23 @@ import {
   openSync,
   readdirSync,
   readFileSync,
+  readlinkSync,
+  realpathSync,
   renameSync,
   rmSync,
-  statSync
+  statSync,
+  symlinkSync
 } from "node:fs"
-import { join, relative } from "node:path"
+import { join, relative, sep } from "node:path"
 import { formatDuration, info, UserError } from "./log.ts"
 import { binaryCacheRoot, controlPlaneSourceDir } from "./paths.ts"
 
 export const BINARY_NAME = "kleff-control-plane"
+/** Name of the link to BINARY_NAME in a build directory that runs its kubectl subcommand. */
+export const KUBECTL_NAME = "kubectl"
 
-/** Rough cold-build duration on a 2-core machine, shown before the first build. */
-const COLD_BUILD_ESTIMATE_MIN = "5–10"
+/** Rough cold-build duration on a 2-core machine (idle to heavily loaded), shown before the first build. */
+const COLD_BUILD_ESTIMATE_MIN = "5–15"
 const BUILD_HEARTBEAT_MS = 30_000
 
 /** How one control-plane component is executed: a program and the arguments before its own flags. */
@@ -42,6 +48,8 @@ export interface Binaries {
   kubeApiserver: Command
   kubeControllerManager: Command
   pki: Command
+  /** The version-matched kubectl: a link to kleff-control-plane in buildDir. */
+  kubectl: string
   /** Set when etcd and kube-apiserver come from $KUBEBUILDER_ASSETS. */
   envtestAssets?: string
 }
@@ -57,16 +65,20 @@ export function kubernetesVersion(): string {
   return version
 }
 
+/**
+ * Version stamps, as Kubernetes' hack/lib/version.sh sets them: the server
+ * components read k8s.io/component-base/version, kubectl (`kubectl version`,
+ * its skew warning, its User-Agent) reads k8s.io/client-go/pkg/version.
+ */
 function ldflags(version: string): string {
   const [major, minor] = version.replace(/^v/, "").split(".")
-  const pkg = "k8s.io/component-base/version"
-  return [
-    "-s -w",
+  const stamps = ["k8s.io/component-base/version", "k8s.io/client-go/pkg/version"].flatMap((pkg) => [
     `-X ${pkg}.gitVersion=${version}`,
     `-X ${pkg}.gitMajor=${major}`,
     `-X ${pkg}.gitMinor=${minor}`,
     `-X ${pkg}.gitTreeState=clean`
-  ].join(" ")
+  ])
+  return ["-s -w", ...stamps].join(" ")
 }
 
 function buildArgs(version: string, output: string): string[] {
@@ -164,13 +176,71 @@ async function runBuild(version: string, tmpDir: string, logPath: string): Promi
   info(`built control plane ${version} in ${formatDuration(Date.now() - started)}`)
 }
 
+/**
+ * Make buildDir/kubectl a link to the kleff-control-plane beside it (relative,
+ * so the build directory can be renamed into place). Idempotent and safe to
+ * race: a concurrent caller creating the same link is fine.
+ */
+function linkKubectl(buildDir: string): string {
+  const link = join(buildDir, KUBECTL_NAME)
+  try {
+    if (readlinkSync(link) === BINARY_NAME) return link
+    rmSync(link, { force: true }) // a link to something else: replace it
+  } catch {
+    // missing (or not a link: symlinkSync below reports it)
+  }
+  try {
+    symlinkSync(BINARY_NAME, link)
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "EEXIST" || readlinkSync(link) !== BINARY_NAME) throw error
+  }
+  return link
+}
+
 const BUILD_DIR_PATTERN = /^v\d+\.\d+\.\d+.*-[0-9a-f]{12}$/
 const STALE_TMP_MS = 24 * 60 * 60_000
 
 /**
- * Keep the cache bounded: remove all builds but the current one and the most
- * recent other one (a running cluster may still use it; Linux keeps a running
- * binary alive anyway), and day-old leftovers of builds that failed or were killed.
+ * Build directories under root whose binary a live process runs (a cluster's
+ * components, a kubectl): read from /proc/<pid>/exe, so clusters in any state
+ * directory count. Empty where /proc is unavailable (macOS).
+ */
+function buildsInUse(root: string): Set<string> {
+  const inUse = new Set<string>()
+  let pids: string[]
+  try {
+    pids = readdirSync("/proc").filter((name) => /^\d+$/.test(name))
+  } catch {
+    return inUse
+  }
+  // /proc/<pid>/exe holds the resolved path: compare against root resolved too.
+  let prefix: string
+  try {
+    prefix = realpathSync(root) + sep
+  } catch {
+    return inUse
+  }
+  for (const pid of pids) {
+    let exe: string
+    try {
+      exe = readlinkSync(`/proc/${pid}/exe`)
+    } catch {
+      continue // gone, a kernel thread, or another user's process
+    }
+    if (exe.startsWith(prefix)) {
+      const name = exe.slice(prefix.length).split(sep)[0] ?? ""
+      if (name !== "") inUse.add(join(root, name))
+    }
+  }
+  return inUse
+}
+
+/**
+ * Keep the cache bounded: remove all builds but the current one, the most
+ * recent other one, and any other that a running process (a cluster started
+ * from it, a kubectl) still uses; and day-old leftovers of builds that failed
+ * or were killed. (Linux would keep a deleted running binary alive, but its
+ * kubectl link, and restarts of its clusters, need the directory.)
  */
 function pruneCache(root: string, current: string): void {
   const builds: { path: string; mtime: number }[] = []
@@ -190,7 +260,9 @@ function pruneCache(root: string, current: string): void {
     }
   }
   builds.sort((a, b) => b.mtime - a.mtime)
+  const inUse = buildsInUse(root)
   for (const old of builds.slice(1)) {
+    if (inUse.has(old.path)) continue
     rmSync(old.path, { recursive: true, force: true })
     rmSync(`${old.path}.build.log`, { force: true })
   }
@@ -217,7 +289,7 @@ export async function ensureControlPlaneBinary(): Promise<{
   mkdirSync(root, { recursive: true })
   const logPath = `${buildDir}.build.log`
   info(
-    `building control plane ${version} (first time for these sources: ~${COLD_BUILD_ESTIMATE_MIN} min on 2 cores with a cold Go build cache, seconds when warm)…`
+    `building control plane ${version} (first time for these sources: ~${COLD_BUILD_ESTIMATE_MIN} min on 2 cores with a cold Go build cache, under a minute when warm)…`
   )
   info(`  build log: ${logPath}`)
   // Build into a private temporary directory and rename it into place: an
@@ -225,6 +297,7 @@ export async function ensureControlPlaneBinary(): Promise<{
   const tmpDir = mkdtempSync(join(root, ".build-"))
   try {
     await runBuild(version, tmpDir, logPath)
+    linkKubectl(tmpDir)
     try {
       renameSync(tmpDir, buildDir)
     } catch (error) {
@@ -236,6 +309,25 @@ export async function ensureControlPlaneBinary(): Promise<{
   }
   pruneCache(root, buildDir)
   return { version, buildDir, binary }
+}
+
+/** Path of the version-matched kubectl (a link to kleff-control-plane), building it first when missing. */
+export async function kubectlPath(): Promise<string> {
+  const { buildDir } = await ensureControlPlaneBinary()
+  return linkKubectl(buildDir)
+}
+
+/**
+ * The kubectl of the current sources' build if it is already built, else
+ * the one of buildDir (e.g. a running cluster's) if that has one. Never builds.
+ */
+export function builtKubectl(buildDir?: string): string | undefined {
+  const candidates = [currentBuildDir(), ...(buildDir !== undefined ? [buildDir] : [])]
+  for (const dir of candidates) {
+    const link = join(dir, KUBECTL_NAME)
+    if (isExecutable(link)) return link
+  }
+  return undefined
 }
 
 /** The envtest asset directory from KUBEBUILDER_ASSETS, if it holds etcd and kube-apiserver. */
@@ -265,6 +357,7 @@ export async function ensureBinaries(): Promise<Binaries> {
         : ours("kube-apiserver"),
     kubeControllerManager: ours("kube-controller-manager"),
     pki: ours("pki"),
+    kubectl: linkKubectl(buildDir),
     ...(assets !== undefined ? { envtestAssets: assets } : {})
   }
 }

@@ -1,12 +1,13 @@
 // up.ts owns starting a cluster: reuse a healthy one, otherwise clean up what
 // is left, build or locate binaries, generate the PKI, pick ports, and start
 // etcd, kube-apiserver and kube-controller-manager in order, each waited for
-// until healthy. Resolves to the absolute admin kubeconfig path.
+// until healthy. Resolves to the absolute admin kubeconfig path, and tells
+// (on stderr) where the version-matched kubectl is.
 import { spawnSync } from "node:child_process"
 import { mkdirSync, rmSync } from "node:fs"
 import { join } from "node:path"
 import type { Binaries, Command } from "./binaries.ts"
-import { currentBuildDir, ensureBinaries } from "./binaries.ts"
+import { builtKubectl, currentBuildDir, ensureBinaries } from "./binaries.ts"
 import type { ComponentName, Ports } from "./components.ts"
 import {
   apiserverURL,
@@ -164,6 +165,7 @@ async function startFresh(layout: StateLayout, previous: ClusterState | undefine
     }
   }
   info(`cluster ready in ${formatDuration(Date.now() - started)} (${timings.join(", ")})`)
+  info(`kubectl: ${binaries.kubectl}`)
   return layout.adminKubeconfig
 }
 
@@ -190,6 +192,12 @@ export async function up(dir?: string): Promise<string> {
         if (previous.buildDir !== currentBuildDir()) {
           info("note: it runs an older build of tools/control-plane; `down` then `up` to use the current one")
         }
+        const kubectl = builtKubectl(previous.buildDir)
+        info(
+          kubectl !== undefined
+            ? `kubectl: ${kubectl}`
+            : "kubectl: `node tools/cluster/cluster.ts kubectl -- ARGS` (builds it first)"
+        )
         return previous.kubeconfig
       }
       const problems = current.components

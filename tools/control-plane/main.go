@@ -1,17 +1,18 @@
 // Command kleff-control-plane is a multi-call binary for the local Kubernetes
 // control plane used by the Kleff tenant operator's development cluster and
-// tests. One binary links etcd, kube-apiserver and kube-controller-manager so
-// that their shared packages compile and link once.
+// tests. One binary links etcd, kube-apiserver, kube-controller-manager and a
+// version-matched kubectl so that their shared packages compile and link once.
 //
 // Usage:
 //
 //	kleff-control-plane etcd [flags]
 //	kleff-control-plane kube-apiserver [kube-apiserver flags]
 //	kleff-control-plane kube-controller-manager [kube-controller-manager flags]
+//	kleff-control-plane kubectl [kubectl arguments]
 //	kleff-control-plane pki [flags]
 //	kleff-control-plane version
 //
-// Invoked through a link named like a subcommand (etcd, kube-apiserver, …),
+// Invoked through a link named like a subcommand (etcd, kube-apiserver, kubectl, …),
 // it runs that subcommand with all arguments.
 package main
 
@@ -27,6 +28,7 @@ var subcommands = map[string]func(args []string) int{
 	"etcd":                    runEtcd,
 	"kube-apiserver":          runKubeAPIServer,
 	"kube-controller-manager": runKubeControllerManager,
+	"kubectl":                 runKubectl,
 	"pki":                     runPKI,
 	"version":                 runVersion,
 }
@@ -60,6 +62,7 @@ subcommands:
   etcd                      run a single-member etcd (embedded server)
   kube-apiserver            run kube-apiserver (all upstream flags)
   kube-controller-manager   run kube-controller-manager (all upstream flags)
+  kubectl                   run kubectl (same version as the server)
   pki                       generate CA, certificates, keys and kubeconfigs
   version                   print the Kubernetes and etcd versions linked in
 `)

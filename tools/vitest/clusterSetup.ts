@@ -4,6 +4,11 @@
 // after the global setup has run). Set `KLEFF_TEST_KUBECONFIG` yourself to test against another
 // cluster instead.
 //
+// It also sets `KLEFF_KUBECTL` (unless set) to a kubectl of the control plane's exact version, built
+// with it (`process.env.KLEFF_KUBECTL ?? "kubectl"` in tests): a system kubectl may be missing or
+// outside the ±1 minor version skew kubectl supports. Set `KLEFF_KUBECTL=kubectl` to use the one on
+// PATH instead (e.g. with `KLEFF_TEST_KUBECONFIG` for a cluster of another version).
+//
 // Each run gets a cluster of its own, in `<state>/kleff/cluster/test-<pid>`, removed when the run
 // ends: concurrent runs (two terminals, an editor's runner) must not share one, or the first to
 // finish would tear it down under the others. Clusters left by runs that died are removed at the
@@ -11,7 +16,7 @@
 // `<state>/kleff/cluster/test` instead: the next such run reuses it in a second or two.
 import { readdirSync } from "node:fs"
 import { join } from "node:path"
-import { down, resolveStateDir, up } from "../cluster/cluster.ts"
+import { down, kubectlPath, resolveStateDir, up } from "../cluster/cluster.ts"
 
 const alive = (pid: number): boolean => {
   try {
@@ -41,8 +46,20 @@ const removeAbandoned = async (root: string): Promise<void> => {
   }
 }
 
+/** Sets `KLEFF_KUBECTL` to the version-matched kubectl unless set; returns whether it did. */
+const provideKubectl = async (): Promise<boolean> => {
+  if (process.env.KLEFF_KUBECTL) return false
+  process.env.KLEFF_KUBECTL = await kubectlPath()
+  return true
+}
+
 export default async function clusterSetup(): Promise<(() => Promise<void>) | undefined> {
-  if (process.env.KLEFF_TEST_KUBECONFIG) return undefined
+  if (process.env.KLEFF_TEST_KUBECONFIG) {
+    const setKubectl = await provideKubectl()
+    return async () => {
+      if (setKubectl) delete process.env.KLEFF_KUBECTL
+    }
+  }
   const root = join(resolveStateDir(), "..")
   const keep = process.env.KLEFF_TEST_KEEP_CLUSTER === "1"
   const dir = join(root, keep ? "test" : `test-${process.pid}`)
@@ -52,8 +69,10 @@ export default async function clusterSetup(): Promise<(() => Promise<void>) | un
   const kubeconfig = await up(dir)
   process.stderr.write(`test cluster: ready in ${((performance.now() - started) / 1000).toFixed(1)} s\n`)
   process.env.KLEFF_TEST_KUBECONFIG = kubeconfig
+  const setKubectl = await provideKubectl() // built by `up`: instant
   return async () => {
     delete process.env.KLEFF_TEST_KUBECONFIG
+    if (setKubectl) delete process.env.KLEFF_KUBECTL
     if (keep) return
     await down(dir)
   }
