@@ -3,11 +3,15 @@
  * first failure (the plan is recomputed from a fresh snapshot on retry, so nothing half-done is
  * ever "continued"). The only module that turns decisions into writes; it decides nothing.
  *
- * - `Apply` of an object absent from the snapshot is a create (`POST`): if a foreign object
- *   appeared at that name meanwhile, the create fails with `AlreadyExists` instead of a
- *   server-side apply quietly taking it over. Updates of owned objects are server-side applies
- *   under the controller's field manager, with force, carrying the UID the plan saw (the API
- *   server refuses an apply whose UID differs from the stored object's).
+ * - `Apply` of an object absent from the snapshot is a create-only server-side apply: it carries
+ *   a `resourceVersion` precondition that no stored object can meet, so if a foreign object
+ *   appeared at that name meanwhile the API server refuses it (409 Conflict) instead of the apply
+ *   quietly taking it over. Not a `POST`: a create's fields would belong to the field manager's
+ *   `Update` entry, which later applies can never release, so a field the controller stops
+ *   wanting (a quota line its plan dropped) would stay forever.
+ *   Updates of owned objects are server-side applies under the controller's field manager, with
+ *   force, carrying the UID the plan saw (the API server refuses an apply whose UID differs from
+ *   the stored object's).
  * - Deletes carry a UID precondition; a child already gone counts as deleted.
  * - Every object the API server returns is written through to the cache, so the next snapshot
  *   sees this reconcile's own writes even before their watch events arrive (no re-create, no
@@ -79,6 +83,14 @@ const eventName = (ref: ObjectRef, now: string): string =>
     253
   )
 
+/**
+ * The precondition of a create-only apply. An apply that creates its object ignores
+ * `resourceVersion`; an apply onto an existing object must match it, and none can: 1 is etcd's
+ * revision before its first write. (A UID precondition cannot do this: the API server refuses a
+ * UID on an apply that creates.)
+ */
+const createOnlyResourceVersion = "1"
+
 /** Executes `actions` in order; the first failure stops the rest and is returned. */
 export const execute = Effect.fnUntraced(function* (
   actions: ReadonlyArray<Action>,
@@ -94,7 +106,10 @@ export const execute = Effect.fnUntraced(function* (
       case "Apply": {
         const type = yield* resolveType(context, action.object)
         const write = action.create
-          ? client.create(type, action.object)
+          ? client.apply(type, {
+              ...action.object,
+              metadata: { ...action.object.metadata, resourceVersion: createOnlyResourceVersion }
+            })
           : // The UID the plan compared against: if another object has taken the name since, the API
             // server refuses the apply (uid is immutable) instead of it landing on that object.
             client.apply(
