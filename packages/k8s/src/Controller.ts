@@ -5,6 +5,11 @@
  * is the reconciler's, how to write is the Interpreter's, and no API read happens on the
  * reconcile path (snapshots come from the caches alone).
  *
+ * A plan that creates or updates children reports a status computed before those writes. So the
+ * children are written first, the plan is made again from the caches (which now hold the API
+ * server's answers), and only that second plan's status is written: one status write per
+ * reconcile, never "not created yet" about a child just created.
+ *
  * Events that requeue a primary:
  * - the primary itself changed (an unchanged object re-delivered by a relist: low priority);
  * - an object of an owned type changed whose controller reference names the primary's kind;
@@ -133,15 +138,29 @@ export const make = Effect.fnUntraced(function* <P extends KubeObject>(
     const nowMillis = yield* Clock.currentTimeMillis
     const now = new Date(nowMillis).toISOString()
     const decided = plan(reconciler, observe(primary, snapshotFrom), now)
-    if (decided.actions.length > 0) {
-      yield* execute(decided.actions, {
-        controller: reconciler.name,
-        instance,
-        types: registry,
-        primary,
-        writeThrough,
-        now: formatMicroTime(nowMillis)
-      })
+    const contextFor = (observed: P) => ({
+      controller: reconciler.name,
+      instance,
+      types: registry,
+      primary: observed,
+      writeThrough,
+      now: formatMicroTime(nowMillis)
+    })
+    if (decided.actions.some((action) => action._tag === "Apply")) {
+      // Children first; the status from a plan that sees them (see the module comment).
+      yield* execute(
+        decided.actions.filter((action) => action._tag !== "PatchStatus"),
+        contextFor(primary)
+      )
+      const written = primaries.cache.get(key)
+      if (written !== undefined) {
+        const status = plan(reconciler, observe(written, snapshotFrom), now).actions.filter(
+          (action) => action._tag === "PatchStatus"
+        )
+        if (status.length > 0) yield* execute(status, contextFor(written))
+      }
+    } else if (decided.actions.length > 0) {
+      yield* execute(decided.actions, contextFor(primary))
     }
     const requeue = decided.actions.find((action) => action._tag === "Requeue")
     return requeue === undefined ? Outcome.done : Outcome.requeueAfter(requeue.afterMillis)
