@@ -1,0 +1,647 @@
+/**
+ * The end-to-end harness: the operator's own CLI started as a separate process (its JSON log
+ * captured, stopped with SIGTERM), and `kubectl` run the way a user runs it. Both take the
+ * kubeconfig they use as an argument, so the operator can run with one identity (say, the deploy
+ * ServiceAccount's) while kubectl drives the cluster as an administrator.
+ * Nothing here talks to the API server itself or imitates it: what a test sees, a user could see.
+ */
+import { type ChildProcess, spawn } from "node:child_process"
+import { createHash, randomBytes } from "node:crypto"
+import {
+  closeSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  unlinkSync,
+  writeFileSync,
+  writeSync
+} from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { fileURLToPath } from "node:url"
+import { afterAll, afterEach, beforeAll } from "@effect/vitest"
+import type { KubeObject } from "@kleff/core"
+import { parse, stringify } from "yaml"
+
+export const repoRoot: string = fileURLToPath(new URL("../../../../", import.meta.url))
+/** The operator's executable, run by the Node.js that runs the tests (Node 24: it strips types itself). */
+export const operatorBin: string = join(repoRoot, "packages/tenant-operator/src/bin.ts")
+/** A version-matched kubectl when the control-plane build provides one, else the one on PATH. */
+export const kubectlCommand: string = process.env.KLEFF_KUBECTL ?? "kubectl"
+
+// ---------------------------------------------------------------------------------------------
+// processes
+
+export interface RunResult {
+  readonly code: number | null
+  readonly signal: NodeJS.Signals | null
+  readonly stdout: string
+  readonly stderr: string
+}
+
+/** Runs a command to completion, feeding it `input`; killed (and reported) after `timeoutMillis`. */
+export const runCommand = (
+  command: string,
+  args: ReadonlyArray<string>,
+  options: { readonly input?: string | undefined; readonly timeoutMillis?: number | undefined } = {}
+): Promise<RunResult> =>
+  new Promise((resolve, reject) => {
+    const child = spawn(command, [...args], { cwd: repoRoot, stdio: ["pipe", "pipe", "pipe"] })
+    let stdout = ""
+    let stderr = ""
+    child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
+      stdout += chunk
+    })
+    child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
+      stderr += chunk
+    })
+    const timer = setTimeout(() => child.kill("SIGKILL"), options.timeoutMillis ?? 180_000)
+    child.on("error", (error) => {
+      clearTimeout(timer)
+      reject(error)
+    })
+    child.on("close", (code, signal) => {
+      clearTimeout(timer)
+      resolve({ code, signal, stdout, stderr })
+    })
+    child.stdin.on("error", () => {})
+    child.stdin.end(options.input ?? "")
+  })
+
+const describeRun = (what: string, run: RunResult): string =>
+  `${what} exited ${run.code ?? run.signal}:\n${run.stderr.trim() || run.stdout.trim()}`
+
+// ---------------------------------------------------------------------------------------------
+// kubectl
+
+/** `kubectl` with one kubeconfig, as a user runs it. kubectl's warnings on stderr are ignored. */
+export class Kubectl {
+  readonly kubeconfig: string
+  constructor(kubeconfig: string) {
+    this.kubeconfig = kubeconfig
+  }
+
+  /** Runs `kubectl <args>`; never throws for a non-zero exit (see `code` and `stderr`). */
+  run(args: ReadonlyArray<string>, input?: string): Promise<RunResult> {
+    return runCommand(kubectlCommand, ["--kubeconfig", this.kubeconfig, ...args], { input })
+  }
+
+  /** Runs `kubectl <args>` and returns its stdout; throws with kubectl's stderr when it fails. */
+  async ok(args: ReadonlyArray<string>, input?: string): Promise<string> {
+    const run = await this.run(args, input)
+    if (run.code !== 0) throw new Error(describeRun(`kubectl ${args.join(" ")}`, run))
+    return run.stdout
+  }
+
+  /** `kubectl get <args> -o json`, parsed. */
+  async json<A = KubeObject>(args: ReadonlyArray<string>): Promise<A> {
+    return JSON.parse(await this.ok(["get", ...args, "-o", "json"])) as A
+  }
+
+  /** One object, or `undefined` when it does not exist. */
+  async find(resource: string, name: string, namespace?: string): Promise<KubeObject | undefined> {
+    const where = namespace === undefined ? [] : ["-n", namespace]
+    const out = await this.ok(["get", resource, name, ...where, "--ignore-not-found", "-o", "json"])
+    return out.trim() === "" ? undefined : (JSON.parse(out) as KubeObject)
+  }
+
+  /** One object that must exist. */
+  async get(resource: string, name: string, namespace?: string): Promise<KubeObject> {
+    const object = await this.find(resource, name, namespace)
+    if (object === undefined) throw new Error(`${resource} ${name} does not exist`)
+    return object
+  }
+
+  /** `kubectl apply -f <file>`, or `-f -` with the manifest on stdin. */
+  apply(manifest: { readonly file: string } | { readonly yaml: string }): Promise<string> {
+    return "file" in manifest
+      ? this.ok(["apply", "-f", manifest.file])
+      : this.ok(["apply", "-f", "-"], manifest.yaml)
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// the operator process
+
+/** One line of the operator's JSON log (Effect's `Logger.consoleJson`). */
+export interface LogLine {
+  readonly message: unknown
+  readonly level: string
+  readonly timestamp?: string
+  readonly annotations?: Readonly<Record<string, unknown>>
+  readonly cause?: unknown
+}
+
+export interface OperatorExit {
+  readonly code: number | null
+  readonly signal: NodeJS.Signals | null
+}
+
+export interface OperatorProcess {
+  readonly pid: number
+  /** The /healthz and /readyz server, from the operator's own log. */
+  readonly healthUrl: string
+  /** Every JSON line the operator has written to stdout so far. */
+  readonly logs: () => ReadonlyArray<LogLine>
+  /** The log lines at level ERROR or FATAL. */
+  readonly errors: () => ReadonlyArray<LogLine>
+  /** Everything it wrote, stdout then stderr, for failure messages. */
+  readonly output: () => string
+  /** Resolves when the process has exited. */
+  readonly exited: Promise<OperatorExit>
+  /** Whether it has not exited yet. */
+  readonly isRunning: () => boolean
+  /** SIGTERM, then waits for the exit (SIGKILL and a failure if it does not come in time). */
+  readonly stop: (timeoutMillis?: number) => Promise<OperatorExit>
+  /** SIGKILL, as a crash or an OOM kill would; waits for the exit. */
+  readonly kill: () => Promise<OperatorExit>
+}
+
+export interface OperatorOptions {
+  /** The kubeconfig the operator runs with. */
+  readonly kubeconfig: string
+  /** More `run` flags, e.g. `["--max-concurrent-reconciles", "1"]`. */
+  readonly args?: ReadonlyArray<string> | undefined
+  /** How long to wait for `/readyz` (caches synced). */
+  readonly readyTimeoutMillis?: number | undefined
+}
+
+/** Operators this test process started and has not seen exit: killed if the process exits first. */
+const running = new Set<ChildProcess>()
+process.once("exit", () => {
+  for (const child of running) child.kill("SIGKILL")
+})
+
+const errorLevels = new Set(["ERROR", "FATAL"])
+
+const sleep = (millis: number) => new Promise<void>((resolve) => setTimeout(resolve, millis))
+
+const isReady = async (healthUrl: string): Promise<boolean> => {
+  try {
+    const response = await fetch(`${healthUrl}/readyz`, { signal: AbortSignal.timeout(5_000) })
+    await response.arrayBuffer()
+    return response.ok
+  } catch {
+    return false
+  }
+}
+
+/**
+ * Starts `tenant-operator run` as a child process with its metrics and probes on free local ports,
+ * and resolves once its `/readyz` answers 200 (caches synced). Stop it with `stop()` (SIGTERM).
+ */
+export const startOperator = async (options: OperatorOptions): Promise<OperatorProcess> => {
+  const child = spawn(
+    process.execPath,
+    [
+      operatorBin,
+      "run",
+      "--kubeconfig",
+      options.kubeconfig,
+      "--metrics-bind-address",
+      "127.0.0.1:0",
+      "--health-probe-bind-address",
+      "127.0.0.1:0",
+      ...(options.args ?? [])
+    ],
+    { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] }
+  )
+  running.add(child)
+  const logs: Array<LogLine> = []
+  let stdout = ""
+  let stderr = ""
+  let partial = ""
+  let healthUrl: string | undefined
+  child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
+    stdout += chunk
+    const lines = (partial + chunk).split("\n")
+    partial = lines.pop() ?? ""
+    for (const line of lines) {
+      if (line.trim() === "") continue
+      let parsed: LogLine
+      try {
+        parsed = JSON.parse(line) as LogLine
+      } catch {
+        // Not one of its JSON log lines: kept, and counted as an error (the log must stay parseable).
+        parsed = { message: line, level: "ERROR", annotations: { unparsed: true } }
+      }
+      logs.push(parsed)
+      const match =
+        typeof parsed.message === "string" ? /^Serving health probes on (\S+)$/.exec(parsed.message) : null
+      if (match?.[1] !== undefined) healthUrl = match[1]
+    }
+  })
+  child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
+    stderr += chunk
+  })
+  const exited = new Promise<OperatorExit>((resolve) => {
+    child.on("exit", (code, signal) => {
+      running.delete(child)
+      resolve({ code, signal })
+    })
+  })
+  let hasExited: OperatorExit | undefined
+  void exited.then((exit) => {
+    hasExited = exit
+  })
+  const output = () => `${stdout}${stderr === "" ? "" : `\n--- stderr ---\n${stderr}`}`
+
+  const deadline = Date.now() + (options.readyTimeoutMillis ?? 60_000)
+  for (;;) {
+    if (hasExited !== undefined) {
+      throw new Error(
+        `the operator exited (${hasExited.code ?? hasExited.signal}) before it was ready:\n${output()}`
+      )
+    }
+    if (healthUrl !== undefined && (await isReady(healthUrl))) break
+    if (Date.now() > deadline) {
+      child.kill("SIGKILL")
+      await exited
+      throw new Error(`the operator was not ready in time:\n${output()}`)
+    }
+    await sleep(100)
+  }
+  const url = healthUrl
+
+  const waitForExit = async (timeoutMillis: number): Promise<OperatorExit | undefined> => {
+    let timer: NodeJS.Timeout | undefined
+    const timeout = new Promise<undefined>((resolve) => {
+      timer = setTimeout(() => resolve(undefined), timeoutMillis)
+    })
+    const exit = await Promise.race([exited, timeout])
+    clearTimeout(timer)
+    return exit
+  }
+
+  return {
+    pid: child.pid ?? -1,
+    healthUrl: url,
+    logs: () => logs,
+    errors: () => logs.filter((line) => errorLevels.has(line.level)),
+    output,
+    exited,
+    isRunning: () => hasExited === undefined,
+    stop: async (timeoutMillis = 60_000) => {
+      if (hasExited !== undefined) return hasExited
+      child.kill("SIGTERM")
+      const exit = await waitForExit(timeoutMillis)
+      if (exit !== undefined) return exit
+      child.kill("SIGKILL")
+      await exited
+      throw new Error(`the operator did not stop within ${timeoutMillis} ms of SIGTERM:\n${output()}`)
+    },
+    kill: async () => {
+      if (hasExited !== undefined) return hasExited
+      child.kill("SIGKILL")
+      return exited
+    }
+  }
+}
+
+/** `tenant-operator install --samples`: CRDs, cluster objects and the sample Plans (idempotent). */
+export const installOperator = async (kubeconfig: string): Promise<void> => {
+  const run = await runCommand(process.execPath, [
+    operatorBin,
+    "install",
+    "--samples",
+    "--kubeconfig",
+    kubeconfig
+  ])
+  if (run.code !== 0) throw new Error(describeRun("tenant-operator install --samples", run))
+}
+
+// ---------------------------------------------------------------------------------------------
+// one operator per cluster at a time
+
+const clusterServer = (kubeconfig: string): string => {
+  const config = parse(readFileSync(kubeconfig, "utf8")) as {
+    readonly "current-context"?: string
+    readonly contexts?: ReadonlyArray<{
+      readonly name: string
+      readonly context: { readonly cluster: string }
+    }>
+    readonly clusters?: ReadonlyArray<{
+      readonly name: string
+      readonly cluster: { readonly server: string }
+    }>
+  }
+  const context = config.contexts?.find((item) => item.name === config["current-context"])
+  const cluster =
+    config.clusters?.find((item) => item.name === context?.context.cluster) ?? config.clusters?.[0]
+  return cluster?.cluster.server ?? kubeconfig
+}
+
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM"
+  }
+}
+
+/**
+ * Operators on one cluster all reconcile every Tenant, so two at once would share the work (and
+ * the conflicts) and a test could not tell which one did what. An end-to-end suite holds this
+ * lock — a file named after the API server's address, holding the holder's pid — while its
+ * operator runs; suites in test files that vitest runs in parallel take turns. A lock whose
+ * holder is gone is taken over. Not re-entrant: a suite that holds it must not take it again
+ * (`useSuite` takes it itself). Resolves to the release function.
+ */
+export const lockCluster = async (kubeconfig: string, timeoutMillis = 20 * 60_000): Promise<() => void> => {
+  const key = createHash("sha256").update(clusterServer(kubeconfig)).digest("hex").slice(0, 16)
+  const path = join(tmpdir(), `kleff-e2e-operator-${key}.lock`)
+  const token = `${process.pid} ${randomBytes(8).toString("hex")}`
+  const deadline = Date.now() + timeoutMillis
+  for (;;) {
+    try {
+      const fd = openSync(path, "wx")
+      writeSync(fd, token)
+      closeSync(fd)
+      return () => {
+        try {
+          if (readFileSync(path, "utf8") === token) unlinkSync(path)
+        } catch {
+          // already gone
+        }
+      }
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error
+    }
+    let holder = Number.NaN
+    try {
+      holder = Number(readFileSync(path, "utf8").split(" ")[0])
+    } catch {
+      continue // released between our attempts
+    }
+    if (Number.isInteger(holder) && !alive(holder)) {
+      try {
+        unlinkSync(path)
+      } catch {
+        // someone else took it over first
+      }
+      continue
+    }
+    if (Date.now() > deadline) throw new Error(`another end-to-end suite held ${path} for too long`)
+    await sleep(250)
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// waiting, names and manifests
+
+/** Polls `probe` until `done` holds; on timeout, fails with the last value seen. */
+export const eventually = async <A>(
+  what: string,
+  probe: () => Promise<A>,
+  done: (value: A) => boolean,
+  timeoutMillis = 90_000
+): Promise<A> => {
+  const deadline = Date.now() + timeoutMillis
+  for (;;) {
+    const value = await probe()
+    if (done(value)) return value
+    if (Date.now() > deadline) {
+      const last = JSON.stringify(value, null, 1) ?? String(value)
+      throw new Error(`timed out waiting for ${what}; last seen:\n${last.slice(0, 4_000)}`)
+    }
+    await sleep(200)
+  }
+}
+
+/** A name no other test (or earlier run on a kept cluster) uses; short enough for `tenant-<name>`. */
+export const uniqueName = (prefix: string): string => `${prefix}-${randomBytes(4).toString("hex")}`
+
+/** A directory for one suite's manifests, removed by the returned function. */
+export const tempDirectory = (): { readonly path: string; readonly remove: () => void } => {
+  const path = mkdtempSync(join(tmpdir(), "kleff-e2e-"))
+  return { path, remove: () => rmSync(path, { recursive: true, force: true }) }
+}
+
+export const readRepoFile = (relative: string): string => readFileSync(join(repoRoot, relative), "utf8")
+
+export const readRepoYaml = <A = KubeObject>(relative: string): A => parse(readRepoFile(relative)) as A
+
+export const toYaml = (objects: ReadonlyArray<unknown>): string =>
+  objects.map((object) => stringify(object)).join("---\n")
+
+export interface TenantSpec {
+  readonly plan: string
+  readonly userId: string
+  readonly username: string
+}
+
+export const tenantObject = (
+  name: string,
+  spec: TenantSpec,
+  labels: Readonly<Record<string, string>> = {}
+): KubeObject => ({
+  apiVersion: "kleff.kleff.io/v1",
+  kind: "Tenant",
+  metadata: { name, ...(Object.keys(labels).length === 0 ? {} : { labels }) },
+  spec
+})
+
+/** A sample Plan (deploy/samples/plan-<sample>.yaml), under another name when given one. */
+export const samplePlanObject = (sample: "free" | "basic" | "pro", name: string = sample): KubeObject => {
+  const plan = readRepoYaml(`deploy/samples/plan-${sample}.yaml`)
+  return { ...plan, metadata: { ...plan.metadata, name } }
+}
+
+// ---------------------------------------------------------------------------------------------
+// reading a Tenant
+
+export interface Condition {
+  readonly type: string
+  readonly status: string
+  readonly reason: string
+  readonly message: string
+  readonly observedGeneration?: number
+}
+
+export interface TenantStatus {
+  readonly namespace?: string
+  readonly phase?: string
+  readonly observedGeneration?: number
+  readonly conditions?: ReadonlyArray<Condition>
+}
+
+export const tenantStatus = (tenant: KubeObject | undefined): TenantStatus =>
+  (tenant?.status ?? {}) as TenantStatus
+
+export const conditionOf = (tenant: KubeObject | undefined, type: string): Condition | undefined =>
+  tenantStatus(tenant).conditions?.find((condition) => condition.type === type)
+
+/** The condition `type` has `status` (and `reason`, when given) for the Tenant's current generation. */
+export const hasCondition = (
+  tenant: KubeObject | undefined,
+  type: string,
+  status: "True" | "False",
+  reason?: string
+): boolean => {
+  const condition = conditionOf(tenant, type)
+  return (
+    condition !== undefined &&
+    condition.status === status &&
+    (reason === undefined || condition.reason === reason) &&
+    condition.observedGeneration === tenant?.metadata.generation
+  )
+}
+
+export const quotaHard = (quota: KubeObject | undefined): unknown =>
+  (quota?.spec as { readonly hard?: unknown } | undefined)?.hard
+
+export const planQuota = (plan: KubeObject): unknown => (plan.spec as { readonly quota?: unknown }).quota
+
+/** The same map (a quota's `hard`, labels), whatever order the keys come in. */
+export const sameEntries = (a: unknown, b: unknown): boolean => {
+  const entries = (value: unknown) => JSON.stringify(Object.entries((value ?? {}) as object).sort())
+  return entries(a) === entries(b)
+}
+
+/** The Tenant's finalizer: held until its namespace is gone. */
+export const namespaceFinalizer = "kleff.io/namespace-finalizer"
+
+/** Deletes Tenants and waits until they are gone (their finalizers released by the running operator). */
+export const deleteTenants = async (kubectl: Kubectl, names: ReadonlyArray<string>): Promise<void> => {
+  if (names.length === 0) return
+  await kubectl.ok(["delete", "tenants", ...names, "--ignore-not-found", "--wait=false"])
+  await kubectl.ok(["wait", "--for=delete", ...names.map((name) => `tenant/${name}`), "--timeout=180s"])
+}
+
+// ---------------------------------------------------------------------------------------------
+// a suite: one operator, the cluster to itself, and nothing left behind
+
+export type Resolvable<A> = A | (() => A | Promise<A>)
+
+const resolve = async <A>(value: Resolvable<A>): Promise<A> =>
+  typeof value === "function" ? await (value as () => A | Promise<A>)() : value
+
+export interface SuiteOptions {
+  /** The kubeconfig kubectl runs with: an administrator's (installs, creates Tenants, edits by hand). */
+  readonly adminKubeconfig: Resolvable<string>
+  /** The kubeconfig the operator process runs with; the admin's unless given (e.g. the deploy ServiceAccount's). */
+  readonly operatorKubeconfig?: Resolvable<string> | undefined
+  /** Run `tenant-operator install --samples` as the admin before the operator starts (default true). */
+  readonly install?: boolean | undefined
+  /** More `run` flags for every operator the suite starts. */
+  readonly operatorArgs?: ReadonlyArray<string> | undefined
+}
+
+/** What one test file's suite holds: the running operator and what its tests created. */
+export class Suite {
+  operator: OperatorProcess | undefined
+  /** Tenants, Plans and foreign namespaces the tests created: removed when the suite ends. */
+  readonly tenants = new Set<string>()
+  readonly plans = new Set<string>()
+  readonly namespaces = new Set<string>()
+
+  readonly kubectl: Kubectl
+  readonly operatorKubeconfig: string
+  readonly operatorArgs: ReadonlyArray<string>
+  readonly directory: string
+
+  constructor(
+    kubectl: Kubectl,
+    operatorKubeconfig: string,
+    operatorArgs: ReadonlyArray<string>,
+    directory: string
+  ) {
+    this.kubectl = kubectl
+    this.operatorKubeconfig = operatorKubeconfig
+    this.operatorArgs = operatorArgs
+    this.directory = directory
+  }
+
+  /** Starts an operator (the suite's current one), with the suite's flags and then `args`. */
+  async startOperator(args: ReadonlyArray<string> = []): Promise<OperatorProcess> {
+    if (this.operator?.isRunning() === true) {
+      throw new Error("the suite's operator is still running")
+    }
+    this.operator = await startOperator({
+      kubeconfig: this.operatorKubeconfig,
+      args: [...this.operatorArgs, ...args]
+    })
+    return this.operator
+  }
+
+  /** The running operator. */
+  get runningOperator(): OperatorProcess {
+    if (this.operator === undefined) throw new Error("the suite's operator is not started")
+    return this.operator
+  }
+
+  /** Writes a manifest file in the suite's directory and returns its path. */
+  writeManifest(fileName: string, content: string): string {
+    const path = join(this.directory, fileName)
+    writeFileSync(path, content)
+    return path
+  }
+
+  /**
+   * Deletes what the tests left (Tenants through a running operator, so their finalizers are
+   * released as in production) and stops the operator.
+   */
+  async cleanUp(): Promise<void> {
+    const tenants: Array<string> = []
+    for (const name of this.tenants)
+      if ((await this.kubectl.find("tenant", name)) !== undefined) tenants.push(name)
+    if (tenants.length > 0) {
+      if (this.operator?.isRunning() !== true) await this.startOperator()
+      await deleteTenants(this.kubectl, tenants)
+    }
+    if (this.plans.size > 0) await this.kubectl.ok(["delete", "plans", ...this.plans, "--ignore-not-found"])
+    if (this.namespaces.size > 0) {
+      await this.kubectl.ok([
+        "delete",
+        "namespaces",
+        ...this.namespaces,
+        "--ignore-not-found",
+        "--wait=false"
+      ])
+    }
+    if (this.operator !== undefined) await this.operator.stop()
+  }
+}
+
+/**
+ * Registers the hooks of an end-to-end suite in the current `describe`: before the tests, take the
+ * cluster lock, install (as the admin) and start the operator; after them, delete what the tests
+ * created, stop the operator and release the lock. Returns the suite, for use inside tests.
+ */
+export const useSuite = (options: SuiteOptions): (() => Suite) => {
+  let suite: Suite | undefined
+  let release: (() => void) | undefined
+  let directory: { readonly path: string; readonly remove: () => void } | undefined
+  beforeAll(async () => {
+    const admin = await resolve(options.adminKubeconfig)
+    const operatorKubeconfig =
+      options.operatorKubeconfig === undefined ? admin : await resolve(options.operatorKubeconfig)
+    release = await lockCluster(admin)
+    directory = tempDirectory()
+    if (options.install !== false) await installOperator(admin)
+    suite = new Suite(new Kubectl(admin), operatorKubeconfig, options.operatorArgs ?? [], directory.path)
+    await suite.startOperator()
+  }, 30 * 60_000)
+  afterEach((context) => {
+    // A failed step shows what the operator was saying at the time.
+    const operator = suite?.operator
+    if (context.task.result?.state !== "fail" || operator === undefined) return
+    const tail = operator.output().trimEnd().split("\n").slice(-40).join("\n")
+    process.stderr.write(`\n--- the operator's last output (pid ${operator.pid}) ---\n${tail}\n`)
+  })
+  afterAll(async () => {
+    try {
+      await suite?.cleanUp()
+    } finally {
+      for (const child of running) child.kill("SIGKILL")
+      directory?.remove()
+      release?.()
+    }
+  }, 10 * 60_000)
+  return () => {
+    if (suite === undefined) throw new Error("the end-to-end suite did not start")
+    return suite
+  }
+}
