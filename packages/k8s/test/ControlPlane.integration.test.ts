@@ -251,9 +251,16 @@ describeCluster("the local control plane is real", () => {
           )
           assert.deepStrictEqual((computed.status as { used?: Record<string, string> }).used, { pods: "0" })
 
-          const rejected = yield* Effect.flip(
-            client.create(Pods, pod(ns, "over-quota", {}), { dryRun: true })
-          )
+          // Quota admission reads quotas through its own informer, which can trail the status the
+          // controller just wrote by a moment: ask until it answers, then check what it said.
+          const rejected = yield* eventually(
+            Effect.flip(client.create(Pods, pod(ns, "over-quota", {}), { dryRun: true })).pipe(
+              Effect.catch(() => Effect.succeed(undefined))
+            ),
+            (error) => error !== undefined,
+            30_000,
+            "quota admission to reject the pod"
+          ).pipe(Effect.map((error) => error as NonNullable<typeof error>))
           assert.strictEqual(rejected._tag, "Forbidden")
           assert.strictEqual(rejected.code, 403)
           assert.match(rejected.message, /exceeded quota: no-pods/)
