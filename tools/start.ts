@@ -53,6 +53,8 @@ process.stdout.write(
     "  kubectl wait --for=condition=TenantReady tenant/example-tenant",
     "  kubectl get tenants,ns",
     "",
+    "(No kubectl? `npm run cluster -- kubectl -- get tenants` runs the version-matched one.)",
+    "",
     "Ctrl-C stops the operator; `npm run cluster -- down` stops the control plane.",
     "",
     ""
