@@ -26,7 +26,7 @@ const tenantOperator = (args: ReadonlyArray<string>, env: NodeJS.ProcessEnv = pr
 
 const flags = process.argv.slice(2)
 const given = flags.some((flag) => flag === "--kubeconfig" || flag.startsWith("--kubeconfig="))
-const fromEnv = process.env["KUBECONFIG"] !== undefined && process.env["KUBECONFIG"] !== ""
+const fromEnv = process.env.KUBECONFIG !== undefined && process.env.KUBECONFIG !== ""
 
 if (given || fromEnv) {
   process.stderr.write(

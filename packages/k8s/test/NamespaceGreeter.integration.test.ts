@@ -18,7 +18,7 @@ const writeMethods = new Set(["POST", "PUT", "PATCH", "DELETE"])
 const writesSoFar = Effect.map(Metric.snapshot, (snapshots) =>
   snapshots
     .filter((s) => s.id === "rest_client_requests_total" && s.type === "Counter")
-    .filter((s) => writeMethods.has(String(s.attributes?.["method"])))
+    .filter((s) => writeMethods.has(String(s.attributes?.method)))
     .reduce((sum, s) => sum + Number((s.state as { count: number | bigint }).count), 0)
 )
 
@@ -26,7 +26,7 @@ const greetingOf = (namespace: string) =>
   Effect.gen(function* () {
     const client = yield* Client
     return yield* client.get(ConfigMapType, "greeting", namespace).pipe(
-      Effect.map((cm) => (cm.data as Record<string, string> | undefined)?.["greeting"]),
+      Effect.map((cm) => (cm.data as Record<string, string> | undefined)?.greeting),
       Effect.catchTag("NotFound", () => Effect.succeed(undefined))
     )
   })

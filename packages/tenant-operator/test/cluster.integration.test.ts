@@ -28,7 +28,7 @@ interface Run {
 }
 
 const kubectl = (args: ReadonlyArray<string>, input?: string): Run => {
-  const result = spawnSync(process.env["KLEFF_KUBECTL"] ?? "kubectl", [...args], {
+  const result = spawnSync(process.env.KLEFF_KUBECTL ?? "kubectl", [...args], {
     env: { ...process.env, KUBECONFIG: kubeconfig },
     input,
     encoding: "utf8",
