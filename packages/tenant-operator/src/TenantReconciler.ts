@@ -420,6 +420,28 @@ const namespacedReport = (
   }
 }
 
+/**
+ * A Tenant that has no namespace of its own: `NamespaceReady` says why (`reason`, `message`), every
+ * condition that needs the namespace is False with `NamespaceNotReady` (`downstream`), and
+ * `TenantReady` repeats the cause.
+ */
+const withoutNamespace = (
+  namespace: string | undefined,
+  reason: string,
+  message: string,
+  downstream: string
+): Report => ({
+  phase: "Failed",
+  namespace,
+  conditions: [
+    condition("NamespaceReady", "False", reason, message),
+    ...tenantConditionTypes
+      .filter((type) => type !== "NamespaceReady" && type !== "TenantReady")
+      .map((type) => condition(type, "False", "NamespaceNotReady", downstream)),
+    condition("TenantReady", "False", reason, `NamespaceReady: ${message}`)
+  ]
+})
+
 const reportFor = (
   primary: KubeObject,
   outcome: Outcome,
@@ -434,45 +456,21 @@ const reportFor = (
         namespace: reportedNamespace(primary),
         conditions: everyCondition("InvalidSpec", `The Tenant is invalid:\n${decision.message}`)
       }
-    case "InvalidNamespaceName": {
-      const message = decision.invalid.message
-      const first = condition("NamespaceReady", "False", "InvalidNamespaceName", message)
-      return {
-        phase: "Failed",
-        namespace: decision.tenant.status?.namespace,
-        conditions: [
-          first,
-          ...tenantConditionTypes
-            .filter((type) => type !== "NamespaceReady" && type !== "TenantReady")
-            .map((type) => condition(type, "False", "NamespaceNotReady", "The tenant has no namespace.")),
-          condition("TenantReady", "False", first.reason, `NamespaceReady: ${message}`)
-        ]
-      }
-    }
-    case "NamespaceConflict": {
-      const message =
+    case "InvalidNamespaceName":
+      return withoutNamespace(
+        decision.tenant.status?.namespace,
+        "InvalidNamespaceName",
+        decision.invalid.message,
+        "The tenant has no namespace."
+      )
+    case "NamespaceConflict":
+      return withoutNamespace(
+        decision.tenant.status?.namespace,
+        "NamespaceConflict",
         `Namespace "${decision.namespace}" already exists and does not belong to this Tenant. ` +
-        "It is never adopted, changed or deleted; remove it, or ask an administrator to resolve the clash."
-      const first = condition("NamespaceReady", "False", "NamespaceConflict", message)
-      return {
-        phase: "Failed",
-        namespace: decision.tenant.status?.namespace,
-        conditions: [
-          first,
-          ...tenantConditionTypes
-            .filter((type) => type !== "NamespaceReady" && type !== "TenantReady")
-            .map((type) =>
-              condition(
-                type,
-                "False",
-                "NamespaceNotReady",
-                `Namespace "${decision.namespace}" is not the tenant's.`
-              )
-            ),
-          condition("TenantReady", "False", first.reason, `NamespaceReady: ${message}`)
-        ]
-      }
-    }
+          "It is never adopted, changed or deleted; remove it, or ask an administrator to resolve the clash.",
+        `Namespace "${decision.namespace}" is not the tenant's.`
+      )
     case "PlanUnresolved":
     case "Resolved":
       return namespacedReport(primary, outcome, decision, config)
