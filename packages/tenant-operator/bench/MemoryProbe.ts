@@ -1,0 +1,19 @@
+/**
+ * Preloaded into the operator under benchmark (`node --expose-gc --import ./MemoryProbe.ts`): on
+ * SIGUSR2 it runs full garbage collections and writes `process.memoryUsage()` as JSON to the file
+ * `KLEFF_BENCH_MEMORY_FILE` names, so the benchmark reads what the process retains, not what its
+ * heap happens to have reserved. Not part of the operator; inert without that variable.
+ */
+import { renameSync, writeFileSync } from "node:fs"
+
+const file = process.env.KLEFF_BENCH_MEMORY_FILE
+const gc = (globalThis as { gc?: () => void }).gc
+
+if (file !== undefined && file !== "") {
+  process.on("SIGUSR2", () => {
+    for (let i = 0; i < 3; i++) gc?.()
+    // Written aside and renamed, so the reader never sees half a file.
+    writeFileSync(`${file}.tmp`, JSON.stringify({ ...process.memoryUsage(), collected: gc !== undefined }))
+    renameSync(`${file}.tmp`, file)
+  })
+}
