@@ -110,7 +110,8 @@ export const startOperator = async (options: {
   }
 
   const memory = async (): Promise<Memory> => {
-    // Twice, a little apart: V8 hands freed pages back to the system shortly after a full GC.
+    // A last-resort GC also releases the pages V8 keeps pooled after a peak (what its memory
+    // reducer does by itself within minutes of idling); a second one, a little later, settles it.
     await collect()
     await sleep(2000)
     const usage = await collect()
@@ -127,7 +128,7 @@ export const startOperator = async (options: {
 }
 
 export interface Memory {
-  /** Resident set size after full garbage collections, bytes. */
+  /** Resident set size after full (last-resort) garbage collections, bytes. */
   readonly rss: number
   /** V8 heap in use after full garbage collections: what the process retains, bytes. */
   readonly heapUsed: number
