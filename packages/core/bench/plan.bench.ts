@@ -8,13 +8,13 @@
  */
 import {
   type KubeObject,
-  type Observed,
   ownedBy,
   plan,
   type Reconciler,
   type ResourceType,
   refOf,
-  Simulator
+  Simulator,
+  type Snapshot
 } from "../src/index.ts"
 
 interface Owner extends KubeObject {
@@ -35,11 +35,12 @@ const types: ReadonlyArray<ResourceType> = [
 ]
 
 /** A Namespace, a ResourceQuota (non-canonical quantities, compared by value) and ConfigMaps: `children` in all. */
-const reconciler: Reconciler<Owner> = {
+const reconciler: Reconciler<Owner, Owner> = {
   name: "bench",
   primary: ownerType,
   owned: types,
   finalizer: "bench.kleff.io/cleanup",
+  decide: (observed) => observed.primary,
   desired: (owner) => {
     const namespace = `o-${owner.metadata.name}`
     const objects: Array<KubeObject> = [
@@ -103,7 +104,7 @@ const owner = (children: number): Owner => ({
   spec: { children }
 })
 
-const convergedSnapshot = (children: number): Observed<Owner> => {
+const convergedSnapshot = (children: number): Snapshot => {
   const primary = owner(children)
   const result = Simulator.converge(
     Simulator.insert(Simulator.emptyCluster, primary),
@@ -118,14 +119,14 @@ const convergedSnapshot = (children: number): Observed<Owner> => {
   return observed
 }
 
-const scratchSnapshot = (children: number): Observed<Owner> => ({
+const scratchSnapshot = (children: number): Snapshot => ({
   primary: owner(children),
   owned: [],
   get: () => undefined
 })
 
 /** Median µs per plan over `rounds` timed rounds, after warming up. */
-const measure = (observed: Observed<Owner>): number => {
+const measure = (observed: Snapshot): number => {
   const budgetMs = 150
   let iterations = 1
   for (;;) {

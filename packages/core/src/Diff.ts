@@ -1,16 +1,31 @@
 /**
- * The semantic comparison behind "does this child need a write?": desired ⊆ observed, over the
- * fields the controller manages. A field present in desired must be equal in observed (quantities
- * by value, so `1000m` equals `1`); fields only in observed (server defaults, other managers) are
- * ignored; an empty map or list in desired matches an absent one; lists compare element-wise and
- * must have equal length. Metadata compares labels, annotations and finalizers as subsets and owner
- * references by UID; `status` is never compared (apply does not write it).
+ * The semantic comparison behind "does this child need a write?", in two halves:
+ * - values: desired ⊆ observed over the fields the controller sets. A field present in desired
+ *   must be equal in observed (quantities by value, so `1000m` equals `1`); fields only in
+ *   observed (server defaults, other managers) are ignored; an empty map or list in desired
+ *   matches an absent one. Lists follow their merge strategy as the controller's own
+ *   managed-fields entry records it: a keyed list matches element by key (another manager's
+ *   elements are not ours to compare), a set by membership, an atomic list element by element
+ *   with equal length. Metadata compares labels, annotations and finalizers as subsets and owner
+ *   references by UID; `status` is never compared (apply does not write it).
+ * - ownership (`changeOf`): the controller's own entry holds no field it no longer desires, and it
+ *   has an entry at all (an object it never applied cannot tell what it owns).
  *
  * Pure and allocation-free on the matching path: this runs for every child of every primary on
  * every resync. Must not decide what to do about a difference: that is `Plan`.
  */
 import { Predicate } from "effect"
 import { fieldOf, type QuantityFields, quantityFieldsOf, sameQuantityValue } from "./Canonical.ts"
+import { desiredDigestAnnotation, withDesiredDigest } from "./Digest.ts"
+import {
+  appliedFieldsOf,
+  elementWithKeys,
+  type FieldsV1,
+  firstUnwanted,
+  isSetList,
+  listKeysOf,
+  valueAt
+} from "./ManagedFields.ts"
 import { groupOf, type KubeObject, type ObjectMeta } from "./Object.ts"
 
 /** The first place where observed does not carry what desired asks for. */
@@ -19,6 +34,13 @@ export interface Difference {
   readonly path: string
   readonly desired: unknown
   readonly observed: unknown
+  /**
+   * `value` (a value to set; the default), `removal` (a field the manager owns and no longer
+   * desires: `desired` is undefined), `unapplied` (the manager has no record of applying it), or
+   * `digest` (what the manager desires changed where only the digest can tell, inside an atomic
+   * list: `path` is the first field observed has and desired lacks, when there is one).
+   */
+  readonly change?: "value" | "removal" | "unapplied" | "digest" | undefined
 }
 
 /** Collects the path while explaining; `undefined` on the fast path. */
@@ -58,10 +80,81 @@ const matchesAbsent = (desired: unknown): boolean => {
   return false
 }
 
+/** The owned node of field `name`. */
+const ownedField = (owned: FieldsV1 | undefined, name: string): FieldsV1 | undefined => owned?.[`f:${name}`]
+
+/** The owned node of the keyed element whose key fields match `element`'s. */
+const ownedElement = (
+  owned: FieldsV1 | undefined,
+  keys: ReadonlyArray<string>,
+  element: unknown
+): FieldsV1 | undefined => {
+  if (owned === undefined || !Predicate.isObject(element)) return undefined
+  for (const segment in owned) {
+    if (!segment.startsWith("k:")) continue
+    const parsed: unknown = JSON.parse(segment.slice(2))
+    if (Predicate.isObject(parsed) && elementWithKeys([element], parsed) !== undefined && keys.length > 0)
+      return owned[segment]
+  }
+  return undefined
+}
+
+const listMatches = (
+  desired: ReadonlyArray<unknown>,
+  observed: unknown,
+  quantities: QuantityFields | undefined,
+  owned: FieldsV1 | undefined,
+  trail: Trail | undefined
+): boolean => {
+  if (!Array.isArray(observed)) return miss(trail, desired, observed)
+  const elements = quantities?.elements
+  const keys = listKeysOf(owned)
+  if (keys !== undefined) {
+    // A keyed list: each desired element against the observed element with the same keys.
+    for (let i = 0; i < desired.length; i++) {
+      const element = desired[i]
+      const keyValues: Record<string, unknown> = {}
+      if (Predicate.isObject(element))
+        for (const key of keys) keyValues[key] = (element as Record<string, unknown>)[key]
+      const counterpart = elementWithKeys(observed, keyValues)
+      trail?.segments.push(i)
+      const ok =
+        counterpart !== undefined
+          ? matches(element, counterpart, elements, ownedElement(owned, keys, element), trail)
+          : miss(trail, element, undefined)
+      trail?.segments.pop()
+      if (!ok) return false
+    }
+    return true
+  }
+  if (isSetList(owned)) {
+    // A set: membership.
+    for (let i = 0; i < desired.length; i++) {
+      const element = desired[i]
+      if (!observed.some((candidate) => matches(element, candidate, elements, undefined, undefined))) {
+        trail?.segments.push(i)
+        miss(trail, element, undefined)
+        trail?.segments.pop()
+        return false
+      }
+    }
+    return true
+  }
+  if (observed.length !== desired.length) return miss(trail, desired, observed)
+  for (let i = 0; i < desired.length; i++) {
+    trail?.segments.push(i)
+    const ok = matches(desired[i], observed[i], elements, undefined, trail)
+    trail?.segments.pop()
+    if (!ok) return false
+  }
+  return true
+}
+
 const matches = (
   desired: unknown,
   observed: unknown,
   quantities: QuantityFields | undefined,
+  owned: FieldsV1 | undefined,
   trail: Trail | undefined
 ): boolean => {
   if (desired === observed || desired === undefined) return true
@@ -71,22 +164,12 @@ const matches = (
   if (observed === undefined || observed === null) {
     return matchesAbsent(desired) || miss(trail, desired, observed)
   }
-  if (Array.isArray(desired)) {
-    if (!Array.isArray(observed) || observed.length !== desired.length) return miss(trail, desired, observed)
-    const elements = quantities?.elements
-    for (let i = 0; i < desired.length; i++) {
-      trail?.segments.push(i)
-      const ok = matches(desired[i], observed[i], elements, trail)
-      trail?.segments.pop()
-      if (!ok) return false
-    }
-    return true
-  }
+  if (Array.isArray(desired)) return listMatches(desired, observed, quantities, owned, trail)
   if (Predicate.isObject(desired)) {
     if (!Predicate.isObject(observed)) return miss(trail, desired, observed)
     for (const key in desired) {
       trail?.segments.push(key)
-      const ok = matches(desired[key], observed[key], fieldOf(quantities, key), trail)
+      const ok = matches(desired[key], observed[key], fieldOf(quantities, key), ownedField(owned, key), trail)
       trail?.segments.pop()
       if (!ok) return false
     }
@@ -143,7 +226,12 @@ const metadataMatches = (desired: ObjectMeta, observed: ObjectMeta, trail: Trail
 /** Top-level fields that are not compared as body: identity, metadata, and status (apply never writes it). */
 const notBody = new Set(["apiVersion", "kind", "metadata", "status"])
 
-const objectMatches = (desired: KubeObject, observed: KubeObject, trail: Trail | undefined): boolean => {
+const objectMatches = (
+  desired: KubeObject,
+  observed: KubeObject,
+  owned: FieldsV1 | undefined,
+  trail: Trail | undefined
+): boolean => {
   const d = desired.metadata
   const o = observed.metadata
   if (
@@ -161,7 +249,7 @@ const objectMatches = (desired: KubeObject, observed: KubeObject, trail: Trail |
   for (const key in desired) {
     if (notBody.has(key)) continue
     trail?.segments.push(key)
-    const ok = matches(desired[key], observed[key], fieldOf(quantities, key), trail)
+    const ok = matches(desired[key], observed[key], fieldOf(quantities, key), ownedField(owned, key), trail)
     trail?.segments.pop()
     if (!ok) return false
   }
@@ -171,22 +259,100 @@ const objectMatches = (desired: KubeObject, observed: KubeObject, trail: Trail |
 const identityOf = (object: KubeObject): string =>
   `${object.apiVersion} ${object.kind} ${object.metadata.namespace === undefined ? "" : `${object.metadata.namespace}/`}${object.metadata.name}`
 
-/** Whether `observed` lacks something `desired` manages (so the controller must write it). */
-export const differs = (desired: KubeObject, observed: KubeObject): boolean =>
-  !objectMatches(desired, observed, undefined)
+/**
+ * Whether `observed` lacks a value `desired` sets. `owned` (the controller's applied field set)
+ * tells how its lists merge; without it every list is compared as atomic.
+ */
+export const differs = (desired: KubeObject, observed: KubeObject, owned?: FieldsV1): boolean =>
+  !objectMatches(desired, observed, owned, undefined)
 
-/** The first managed field where `observed` departs from `desired`, for dry runs and diagnostics; `undefined` when it matches. */
-export const firstDifference = (desired: KubeObject, observed: KubeObject): Difference | undefined => {
+/** The first field where `observed` lacks a value `desired` sets, for dry runs and diagnostics; `undefined` when it matches. */
+export const firstDifference = (
+  desired: KubeObject,
+  observed: KubeObject,
+  owned?: FieldsV1
+): Difference | undefined => {
   const trail: Trail = { segments: [], found: undefined }
-  return objectMatches(desired, observed, trail) ? undefined : trail.found
+  return objectMatches(desired, observed, owned, trail) ? undefined : trail.found
 }
+
+/**
+ * Why `manager` must apply `desired` (as its controller builds it; the digest annotation is added
+ * here) over `observed`, or `undefined` when it need not: a value it sets is missing or different;
+ * it owns a field it no longer sets (the apply removes it); what it desires changed (the digest);
+ * or it has never applied the object, so what it owns is unknown. Fields other managers own are
+ * never a reason. `fast` skips building the explanation.
+ */
+export const changeOf = (
+  built: KubeObject,
+  observed: KubeObject,
+  manager: string,
+  fast = false
+): Difference | undefined => {
+  const desired = withDesiredDigest(built, manager)
+  const owned = appliedFieldsOf(observed, manager)
+  if (owned === undefined) {
+    return { path: "metadata.managedFields", desired: manager, observed: undefined, change: "unapplied" }
+  }
+  if (fast) {
+    if (!objectMatches(desired, observed, owned, undefined))
+      return { path: "", desired: undefined, observed: undefined }
+  } else {
+    const difference = firstDifference(desired, observed, owned)
+    if (difference?.path.startsWith(`metadata.annotations["${desiredDigestAnnotation(manager)}"]`)) {
+      const extra = firstExtra(desired, observed, [])
+      return extra === undefined
+        ? { ...difference, change: "digest" }
+        : { path: renderPath(extra.path), desired: undefined, observed: extra.value, change: "digest" }
+    }
+    if (difference !== undefined) return difference
+  }
+  const unwanted = firstUnwanted(owned, desired)
+  return unwanted === undefined
+    ? undefined
+    : {
+        path: unwanted.path,
+        desired: undefined,
+        observed: valueAt(observed, unwanted.segments),
+        change: "removal"
+      }
+}
+
+/** The first field `observed` has below a body field and `desired` lacks, for explanations only (server defaults count too). */
+const firstExtra = (
+  desired: unknown,
+  observed: unknown,
+  path: Array<string | number>
+): { readonly path: ReadonlyArray<string | number>; readonly value: unknown } | undefined => {
+  if (Array.isArray(observed) && Array.isArray(desired)) {
+    for (let i = 0; i < observed.length; i++) {
+      if (i >= desired.length) return { path: [...path, i], value: observed[i] }
+      const found = firstExtra(desired[i], observed[i], [...path, i])
+      if (found !== undefined) return found
+    }
+    return undefined
+  }
+  if (!Predicate.isObject(observed) || !Predicate.isObject(desired) || Array.isArray(observed))
+    return undefined
+  for (const key in observed) {
+    if (path.length === 0 && notBody.has(key)) continue
+    if (!(key in desired)) return { path: [...path, key], value: observed[key] }
+    const found = firstExtra(desired[key], observed[key], [...path, key])
+    if (found !== undefined) return found
+  }
+  return undefined
+}
+
+/** Whether `manager` must apply `desired` (as built) over `observed` (the fast form of `changeOf`). */
+export const needsApply = (desired: KubeObject, observed: KubeObject, manager: string): boolean =>
+  changeOf(desired, observed, manager, true) !== undefined
 
 /**
  * Whether `observed` carries every field of `desired` (the same subset rule, without quantity
  * knowledge), for values that are not whole objects, e.g. a status fragment.
  */
 export const contains = (desired: unknown, observed: unknown): boolean =>
-  matches(desired, observed, undefined, undefined)
+  matches(desired, observed, undefined, undefined, undefined)
 
 /**
  * Exact JSON equality: same scalars, same list lengths and elements, same map keys; a key whose

@@ -2,6 +2,8 @@
  * The Kubernetes object model the framework reasons about: objects, their types, references,
  * keys and ownership. Plain data and pure functions only; nothing here talks to a cluster.
  */
+import type { Schema } from "effect"
+import type { ManagedFieldsEntry } from "./ManagedFields.ts"
 
 /** Object metadata, as much of `metav1.ObjectMeta` as a controller reads or writes. */
 export interface ObjectMeta {
@@ -16,6 +18,8 @@ export interface ObjectMeta {
   readonly annotations?: Readonly<Record<string, string>> | undefined
   readonly ownerReferences?: ReadonlyArray<OwnerReference> | undefined
   readonly finalizers?: ReadonlyArray<string> | undefined
+  /** Server-side apply's record of who owns which field; caches keep only their controllers' entries. */
+  readonly managedFields?: ReadonlyArray<ManagedFieldsEntry> | undefined
 }
 
 /** `metav1.OwnerReference`. */
@@ -36,8 +40,11 @@ export interface KubeObject {
   readonly [field: string]: unknown
 }
 
-/** A kind the framework can watch and write: its group/version/kind, REST plural and scope. */
-export interface ResourceType<_T extends KubeObject = KubeObject> {
+/**
+ * A kind the framework can watch and write: its group/version/kind, REST plural and scope, and
+ * the Schema its objects decode by (`Decode`); without one, objects are taken as they come.
+ */
+export interface ResourceType<T extends KubeObject = KubeObject> {
   /** `""` for the core group. */
   readonly group: string
   readonly version: string
@@ -45,6 +52,7 @@ export interface ResourceType<_T extends KubeObject = KubeObject> {
   /** The REST resource name, e.g. `namespaces`. */
   readonly plural: string
   readonly namespaced: boolean
+  readonly schema?: Schema.Decoder<T> | undefined
 }
 
 /** Points at one object. Version-free in its key: the same object read through two versions is one object. */

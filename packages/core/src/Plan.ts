@@ -1,12 +1,17 @@
 /**
- * `plan(reconciler, observed, now)`: the one decision of every controller, as data. Compares only
+ * `plan(reconciler, snapshot, now)`: the one decision of every controller, as data. Compares only
  * the fields a controller manages, in canonical form; orders the actions; never touches an
  * object the primary does not control (checked by UID). Pure: no I/O, no clock, no randomness.
  *
  * The rules, in the order actions are planned:
+ * - The primary is decoded by its type's schema; one that does not decode creates and removes
+ *   nothing and reports the reconciler's `invalid` status. Otherwise the reconciler decides once,
+ *   and `desired` and `status` both read that decision.
  * - Live primary: `AddFinalizer` first (nothing is written before the finalizer holds); then one
- *   `Apply` per desired child that is absent (create) or controlled by the primary and differs
- *   (update), Namespaces first, then other cluster-scoped kinds, then namespaced kinds, each by
+ *   `Apply` per desired child that is absent (create) or controlled by the primary and needs a
+ *   write (`needsApply`: a desired value missing, a field this controller's field manager owns
+ *   and no longer desires, which the apply removes, or a changed digest of what it desires, see
+ *   `Digest`), Namespaces first, then other cluster-scoped kinds, then namespaced kinds, each by
  *   key. A child held by a foreign object is a conflict, never written; a child inside a Namespace
  *   in conflict is blocked. Then `Delete` for each owned, no longer desired, not retained child
  *   (skipping ones already terminating or inside a namespace that is itself deleted).
@@ -17,13 +22,17 @@
  *   Warning the first time a conflict is recorded), and `Requeue` while waiting on a conflict or
  *   on children to go. A converged primary plans no action at all.
  *
- * The result does not depend on the order of `observed.owned` or of `desired().objects`.
+ * The result does not depend on the order of `snapshot.owned` or of `desired().objects`.
  */
+import { Result } from "effect"
 import { Action } from "./Action.ts"
 import { conditionsOf, mergeConditions } from "./Conditions.ts"
-import { differs, jsonEqual } from "./Diff.ts"
+import { decodeObject, type InvalidObject } from "./Decode.ts"
+import { jsonEqual, needsApply } from "./Diff.ts"
+import { withDesiredDigest } from "./Digest.ts"
 import { finalizerState, finalizerStep } from "./Finalizer.ts"
 import {
+  apiVersionOf,
   controllerUidOf,
   isDeleting,
   isNamespace,
@@ -32,14 +41,27 @@ import {
   keyOf,
   type ObjectKey,
   type ObjectRef,
+  type ResourceType,
   refOf
 } from "./Object.ts"
-import type { Conflict, Desired, Observed, Outcome, Reconciler } from "./Reconciler.ts"
+import type {
+  Conflict,
+  Desired,
+  Observed,
+  Outcome,
+  Reconciler,
+  Snapshot,
+  StatusReport
+} from "./Reconciler.ts"
 
-export interface Plan<P extends KubeObject = KubeObject> {
+export interface Plan<D = unknown> {
   /** In execution order; stop at the first failure. Empty when the primary has converged. */
   readonly actions: ReadonlyArray<Action>
-  readonly outcome: Outcome<P>
+  readonly outcome: Outcome
+  /** What the reconciler decided (undefined for a deleting or undecodable primary): pass it to the next plan of the same reconcile. */
+  readonly decision: D | undefined
+  /** What the reconciler reported, before conditions are merged into the stored status (undefined without `status`). */
+  readonly report: StatusReport | undefined
 }
 
 /** How long a waiting primary waits before it is looked at again, unless its reconciler says otherwise. */
@@ -142,15 +164,26 @@ const conflictMessage = (primary: KubeObject, conflicts: ReadonlyArray<Conflict>
 
 const statusOf = (object: KubeObject): unknown => object.status
 
+/** What a primary that does not decode reports when its reconciler does not say. */
+const defaultInvalidReport = (problem: InvalidObject): StatusReport => ({
+  fields: {},
+  conditions: [
+    {
+      type: "Ready",
+      status: "False",
+      reason: "InvalidSpec",
+      message: `The object is invalid:\n${problem.message}`
+    }
+  ]
+})
+
 /** The status to write, or `undefined` when the observed one already says the same. */
-const nextStatus = <P extends KubeObject>(
-  reconciler: Reconciler<P>,
-  primary: P,
-  outcome: Outcome<P>,
+const nextStatus = (
+  report: StatusReport | undefined,
+  primary: KubeObject,
   now: string
 ): Readonly<Record<string, unknown>> | undefined => {
-  if (reconciler.status === undefined) return undefined
-  const report = reconciler.status(primary, outcome)
+  if (report === undefined) return undefined
   const previous = statusOf(primary)
   const generation = primary.metadata.generation
   const conditions = mergeConditions(conditionsOf(previous), report.conditions, { now, generation })
@@ -176,28 +209,86 @@ const sortedByKey = (objects: ReadonlyArray<KubeObject>): ReadonlyArray<KubeObje
     .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
     .map((entry) => entry.object)
 
-export const plan = <P extends KubeObject>(
-  reconciler: Reconciler<P>,
-  observed: Observed<P>,
+/** The reconciler's view of a snapshot: its primary decoded, and typed reads of any cached object. */
+export const observedOf = <P extends KubeObject>(snapshot: Snapshot, primary: P): Observed<P> => ({
+  primary,
+  object: snapshot.primary,
+  owned: snapshot.owned,
+  get: snapshot.get,
+  read: <T extends KubeObject>(type: ResourceType<T>, name: string, namespace?: string) => {
+    const object = snapshot.get({
+      apiVersion: apiVersionOf(type),
+      kind: type.kind,
+      name,
+      namespace: type.namespaced ? namespace : undefined
+    })
+    return object === undefined ? undefined : decodeObject(type, object)
+  }
+})
+
+/**
+ * Plans one reconcile of `snapshot.primary`. `decided` is a decision already taken in this
+ * reconcile (the re-plan after child writes reuses the first plan's): a reconcile decides once.
+ */
+export const plan = <P extends KubeObject, D>(
+  reconciler: Reconciler<P, D>,
+  snapshot: Snapshot,
   /** The current time, RFC 3339, for condition transition times. */
-  now: string
-): Plan<P> => {
-  const primary = observed.primary
+  now: string,
+  decided?: { readonly decision: D }
+): Plan<D> => {
+  const primary = snapshot.primary
   const uid = primary.metadata.uid ?? ""
-  const owned = controlled(observed.owned, uid)
-  return isDeleting(primary)
-    ? planDeletion(reconciler, observed, owned, uid, now)
-    : planLive(reconciler, observed, owned, uid, now)
+  const owned = controlled(snapshot.owned, uid)
+  const decoded = decodeObject(reconciler.primary, primary)
+  if (isDeleting(primary)) {
+    const report = (outcome: Outcome): StatusReport | undefined =>
+      Result.isFailure(decoded)
+        ? (reconciler.invalid ?? ((problem) => defaultInvalidReport(problem)))(decoded.failure, primary)
+        : reconciler.status?.(undefined, outcome)
+    return planDeletion(reconciler, snapshot, owned, uid, now, report)
+  }
+  if (Result.isFailure(decoded)) {
+    const problem = decoded.failure
+    const report = () => (reconciler.invalid ?? defaultInvalidReport)(problem, primary)
+    // Nothing is known of what should exist: keep everything, create nothing.
+    return planLive(
+      reconciler,
+      snapshot,
+      owned,
+      uid,
+      now,
+      { objects: [], retain: reconciler.owned },
+      report,
+      undefined
+    )
+  }
+  const observed = observedOf(snapshot, decoded.success)
+  const decision = decided === undefined ? reconciler.decide(observed) : decided.decision
+  const status = reconciler.status
+  return planLive(
+    reconciler,
+    snapshot,
+    owned,
+    uid,
+    now,
+    reconciler.desired(decision, observed),
+    status === undefined ? () => undefined : (outcome) => status(decision, outcome),
+    decision
+  )
 }
 
-const planLive = <P extends KubeObject>(
-  reconciler: Reconciler<P>,
-  observed: Observed<P>,
+const planLive = <P extends KubeObject, D>(
+  reconciler: Reconciler<P, D>,
+  snapshot: Snapshot,
   owned: ReadonlyArray<KubeObject>,
   uid: string,
-  now: string
-): Plan<P> => {
-  const primary = observed.primary
+  now: string,
+  desired: Desired,
+  report: (outcome: Outcome) => StatusReport | undefined,
+  decision: D | undefined
+): Plan<D> => {
+  const primary = snapshot.primary
   const primaryRef = refOf(primary)
   const actions: Array<Action> = []
   const step = finalizerStep(finalizerState(primary, reconciler.finalizer, []))
@@ -205,7 +296,6 @@ const planLive = <P extends KubeObject>(
     actions.push(Action.AddFinalizer({ ref: primaryRef, uid, finalizer: reconciler.finalizer }))
   }
 
-  const desired: Desired = reconciler.desired(primary, observed)
   const entries = desired.objects.map(keyed).sort(creationOrder)
   const desiredKeys = new Set<ObjectKey>()
   const conflictedNamespaces = new Set<string>()
@@ -230,9 +320,10 @@ const planLive = <P extends KubeObject>(
         continue
       }
     }
-    const current = observed.get(refOf(object))
+    const current = snapshot.get(refOf(object))
     if (current === undefined) {
-      actions.push(Action.Apply({ object, create: true }))
+      // Every applied child carries the digest of what is desired of it (`Digest`).
+      actions.push(Action.Apply({ object: withDesiredDigest(object, reconciler.name), create: true }))
       created.push(object)
     } else if (controllerUidOf(current) !== uid || uid === "") {
       conflicts.push({ desired: object, existing: current })
@@ -241,8 +332,14 @@ const planLive = <P extends KubeObject>(
       // Ours but on its way out: wait for it to go, then create it afresh.
       waiting = true
       if (isNamespace(object)) terminatingNamespaces.add(object.metadata.name)
-    } else if (differs(object, current)) {
-      actions.push(Action.Apply({ object, create: false, uid: current.metadata.uid }))
+    } else if (needsApply(object, current, reconciler.name)) {
+      actions.push(
+        Action.Apply({
+          object: withDesiredDigest(object, reconciler.name),
+          create: false,
+          uid: current.metadata.uid
+        })
+      )
       updated.push(object)
     }
   }
@@ -265,15 +362,16 @@ const planLive = <P extends KubeObject>(
     actions.push(Action.Delete({ ref: refOf(object), uid: object.metadata.uid ?? "" }))
   }
 
-  const outcome: Outcome<P> = {
-    observed,
+  const outcome: Outcome = {
+    snapshot,
     desired,
     conflicts,
     blocked,
     deleting: false,
     remaining: []
   }
-  const status = nextStatus(reconciler, primary, outcome, now)
+  const reported = report(outcome)
+  const status = nextStatus(reported, primary, now)
   if (status !== undefined) actions.push(Action.PatchStatus({ ref: primaryRef, uid, status }))
   const writes: ChildWrites = { created, updated, deleted }
   if (created.length + updated.length + deleted.length > 0) {
@@ -299,24 +397,26 @@ const planLive = <P extends KubeObject>(
       })
     )
   }
-  if (conflicts.length > 0 || waiting) {
-    actions.push(Action.Requeue({ afterMillis: reconciler.waitMillis ?? defaultWaitMillis }))
-  }
-  return { actions, outcome }
+  const wait = conflicts.length > 0 || waiting ? (reconciler.waitMillis ?? defaultWaitMillis) : undefined
+  const recheck = desired.recheckAfterMillis
+  const after = wait === undefined ? recheck : recheck === undefined ? wait : Math.min(wait, recheck)
+  if (after !== undefined) actions.push(Action.Requeue({ afterMillis: after }))
+  return { actions, outcome, decision, report: reported }
 }
 
-const planDeletion = <P extends KubeObject>(
-  reconciler: Reconciler<P>,
-  observed: Observed<P>,
+const planDeletion = <P extends KubeObject, D>(
+  reconciler: Reconciler<P, D>,
+  snapshot: Snapshot,
   owned: ReadonlyArray<KubeObject>,
   uid: string,
-  now: string
-): Plan<P> => {
-  const primary = observed.primary
+  now: string,
+  report: (outcome: Outcome) => StatusReport | undefined
+): Plan<D> => {
+  const primary = snapshot.primary
   const primaryRef: ObjectRef = refOf(primary)
   const remaining = sortedByKey(owned)
-  const outcome: Outcome<P> = {
-    observed,
+  const outcome: Outcome = {
+    snapshot,
     desired: undefined,
     conflicts: [],
     blocked: [],
@@ -326,7 +426,7 @@ const planDeletion = <P extends KubeObject>(
   const step = finalizerStep(finalizerState(primary, reconciler.finalizer, remaining))
   const finalizer = reconciler.finalizer
   if (finalizer === undefined || !(step.deleteChildren || step.removeFinalizer))
-    return { actions: [], outcome }
+    return { actions: [], outcome, decision: undefined, report: undefined }
 
   const actions: Array<Action> = []
   const goingNamespaces = new Set<string>()
@@ -344,8 +444,8 @@ const planDeletion = <P extends KubeObject>(
 
   // A primary about to lose its last finalizer is gone the moment it does: no status for it.
   const lastFinalizer = (primary.metadata.finalizers ?? []).every((name) => name === finalizer)
-  const status =
-    step.removeFinalizer && lastFinalizer ? undefined : nextStatus(reconciler, primary, outcome, now)
+  const reported = report(outcome)
+  const status = step.removeFinalizer && lastFinalizer ? undefined : nextStatus(reported, primary, now)
   if (status !== undefined) actions.push(Action.PatchStatus({ ref: primaryRef, uid, status }))
   if (deleted.length > 0) {
     const writes: ChildWrites = { created: [], updated: [], deleted }
@@ -364,5 +464,5 @@ const planDeletion = <P extends KubeObject>(
   } else if (step.waitForChildren) {
     actions.push(Action.Requeue({ afterMillis: reconciler.waitMillis ?? defaultWaitMillis }))
   }
-  return { actions, outcome }
+  return { actions, outcome, decision: undefined, report: reported }
 }

@@ -1,15 +1,30 @@
 /**
- * The definition a controller supplies: which kind it reconciles, which kinds it owns, and two
- * pure functions, `desired` (what should exist) and `status` (what to report). Everything else —
- * diffing, ordering, ownership safety, finalizers, condition bookkeeping, and all I/O — is the
- * framework's. A new controller is one `Reconciler` value plus its `desired()` functions.
+ * The definition a controller supplies: which kind it reconciles, which kinds it owns, and three
+ * pure functions: `decide` (the one decision of a reconcile), `desired` (what should exist, from
+ * that decision) and `status` (what to report, from the same decision). Everything else —
+ * decoding, diffing, field ownership, ordering, ownership safety, finalizers, condition
+ * bookkeeping, and all I/O — is the framework's. A new controller is one `Reconciler` value plus
+ * its `desired()` functions.
  */
 import type { ConditionInput } from "./Conditions.ts"
+import type { Decoded, InvalidObject } from "./Decode.ts"
 import type { KubeObject, ObjectRef, ResourceType } from "./Object.ts"
 
-/** A consistent, read-only view of the cluster as the controller's cache holds it for one primary. */
+/** A consistent, read-only view of the cluster as a cache holds it for one primary, as stored (not decoded). */
+export interface Snapshot {
+  readonly primary: KubeObject
+  /** Every cached object whose controller owner reference is the primary's UID, of any owned type. */
+  readonly owned: ReadonlyArray<KubeObject>
+  /** Any cached object by reference, owned or not. */
+  readonly get: (ref: ObjectRef) => KubeObject | undefined
+}
+
+/** What a reconciler sees: the snapshot with its primary decoded, and typed reads of other objects. */
 export interface Observed<P extends KubeObject = KubeObject> {
+  /** The primary, decoded by its type's schema. */
   readonly primary: P
+  /** The primary as stored (metadata the schema leaves out, such as owner references, is here). */
+  readonly object: KubeObject
   /** Every cached object whose controller owner reference is the primary's UID, of any owned type. */
   readonly owned: ReadonlyArray<KubeObject>
   /**
@@ -17,6 +32,12 @@ export interface Observed<P extends KubeObject = KubeObject> {
    * (to tell a foreign object from ours) and objects the primary refers to (a Tenant's Plan).
    */
   readonly get: (ref: ObjectRef) => KubeObject | undefined
+  /** The cached object of `type` at `name`, decoded by its schema (memoised per version); `undefined` when absent. */
+  readonly read: <T extends KubeObject>(
+    type: ResourceType<T>,
+    name: string,
+    namespace?: string
+  ) => Decoded<T> | undefined
 }
 
 /** What should exist for a primary. */
@@ -33,6 +54,8 @@ export interface Desired {
    * change the user did not ask for. By default every owned object that is not desired is deleted.
    */
   readonly retain?: ReadonlyArray<ResourceType> | undefined
+  /** Reconcile the primary again after this long even if nothing changes (periodic work); never if undefined. */
+  readonly recheckAfterMillis?: number | undefined
 }
 
 /** A desired object that cannot be written because a foreign object (not controlled by the primary) holds its name. */
@@ -42,8 +65,9 @@ export interface Conflict {
 }
 
 /** What planning found, for `status()` to turn into conditions. */
-export interface Outcome<P extends KubeObject = KubeObject> {
-  readonly observed: Observed<P>
+export interface Outcome {
+  /** The snapshot planned from, as stored. */
+  readonly snapshot: Snapshot
   /** `undefined` while the primary is being deleted. */
   readonly desired: Desired | undefined
   /** Desired objects blocked by a foreign object; never written, never adopted. */
@@ -68,28 +92,40 @@ export interface StatusReport {
  * Another kind the primary depends on (a Tenant's Plan): changes to such an object requeue the
  * primaries `toPrimaries` names. Pure; `primaries` is the cached list of primaries.
  */
-export interface Reference<P extends KubeObject = KubeObject> {
+export interface Reference {
   readonly type: ResourceType
-  readonly toPrimaries: (object: KubeObject, primaries: ReadonlyArray<P>) => Iterable<string>
+  readonly toPrimaries: (object: KubeObject, primaries: ReadonlyArray<KubeObject>) => Iterable<string>
 }
 
-export interface Reconciler<P extends KubeObject = KubeObject> {
-  /** The controller's name: its field manager, its event source and its metric label. */
+/**
+ * A controller. `D` is what `decide` concludes about a primary: computed once per reconcile, then
+ * handed to both `desired` and `status`, so the two can never disagree and need no side channel.
+ */
+export interface Reconciler<P extends KubeObject = KubeObject, D = unknown> {
+  /** The controller's name: the field manager of every write it makes, its event source and its metric label. */
   readonly name: string
   readonly primary: ResourceType<P>
   /** The kinds of children it creates; their changes requeue the owning primary. */
   readonly owned: ReadonlyArray<ResourceType>
   /** Kinds it reads through `observed.get` whose changes must requeue primaries (none if undefined). */
-  readonly references?: ReadonlyArray<Reference<P>> | undefined
+  readonly references?: ReadonlyArray<Reference> | undefined
   /** The finalizer it holds on every live primary until its owned objects are gone; none if undefined. */
   readonly finalizer?: string | undefined
+  /** Pure: the one decision about a live, decoded primary, from which `desired` and `status` both derive. */
+  readonly decide: (observed: Observed<P>) => D
   /** Pure: what should exist for this primary. */
-  readonly desired: (primary: P, observed: Observed<P>) => Desired
+  readonly desired: (decision: D, observed: Observed<P>) => Desired
   /**
-   * Pure: what to report, given what planning found. Without it the framework never writes the
-   * primary's status (for primaries whose status belongs to someone else, such as a Namespace).
+   * Pure: what to report, given the decision and what planning found (`decision` is undefined
+   * while the primary is being deleted: nothing is decided then). Without it the framework never
+   * writes the primary's status (for primaries whose status belongs to someone else).
    */
-  readonly status?: ((primary: P, outcome: Outcome<P>) => StatusReport) | undefined
+  readonly status?: ((decision: D | undefined, outcome: Outcome) => StatusReport) | undefined
+  /**
+   * Pure: what to report about a primary that does not decode by its type's schema (nothing is
+   * created or removed for it meanwhile). Default: a `Ready` condition, False, reason `InvalidSpec`.
+   */
+  readonly invalid?: ((problem: InvalidObject, object: KubeObject) => StatusReport) | undefined
   /** While a primary waits (for its children to go, or for a conflict to clear), check again this often. Default 5 s. */
   readonly waitMillis?: number | undefined
 }

@@ -1,17 +1,21 @@
 /**
  * An in-memory cluster that executes Actions the way the API server would, for property tests and
- * dry runs: server-side-apply-like merges with quantities stored in canonical form, UID
- * preconditions (on delete, and on an apply that names the UID it updates), finalizers and deletionTimestamps, the namespace controller (a
- * Namespace's contents go before it does) and the garbage collector (background propagation).
+ * dry runs: server-side apply per field manager (`ServerSideApply`: who owns which field, removal
+ * of fields a manager stops sending, force) with quantities stored in canonical form, updates by
+ * other managers, create-only applies, UID preconditions (on delete, and on an apply that names
+ * the UID it updates), finalizers and deletionTimestamps, the namespace controller (a Namespace's
+ * contents go before it does) and the garbage collector (background propagation). Reconciles run
+ * through the one protocol (`Reconcile`), as in the Controller.
  *
  * Immutable and deterministic: every step returns a new `Cluster`; UIDs and resourceVersions come
  * from counters and time from the caller. Must not be mistaken for the API server: it models only
  * what the planner's correctness depends on (no admission, no validation beyond quantities).
  */
-import { Predicate, Result, Schema } from "effect"
-import { Action, isWrite } from "./Action.ts"
+import { Effect, Exit, Predicate, Result, Schema } from "effect"
+import { Action } from "./Action.ts"
 import { canonicalize, invalidQuantities } from "./Canonical.ts"
 import { jsonEqual, renderPath } from "./Diff.ts"
+import type { ManagedFieldsEntry } from "./ManagedFields.ts"
 import {
   controllerUidOf,
   isNamespace,
@@ -21,11 +25,12 @@ import {
   keyOfRef,
   type ObjectKey,
   type ObjectMeta,
-  type ObjectRef,
-  type OwnerReference
+  type ObjectRef
 } from "./Object.ts"
 import { type Plan, plan } from "./Plan.ts"
-import type { Observed, Reconciler } from "./Reconciler.ts"
+import { type Reconciled, reconcile } from "./Reconcile.ts"
+import type { Reconciler, Snapshot } from "./Reconciler.ts"
+import * as ServerSideApply from "./ServerSideApply.ts"
 
 /** An Event the cluster recorded. */
 export interface RecordedEvent {
@@ -156,42 +161,6 @@ const withServerDefaults = (object: KubeObject): KubeObject => {
   }
 }
 
-/** Server-side-apply-like merge of a field: maps merge key by key, everything else (lists too) is replaced. */
-const mergeValue = (current: unknown, applied: unknown): unknown => {
-  if (!Predicate.isObject(current) || !Predicate.isObject(applied)) return applied
-  const merged: Record<string, unknown> = { ...current }
-  for (const key of Object.keys(applied)) {
-    const value = applied[key]
-    if (value === undefined) continue
-    if (value === null) delete merged[key]
-    else merged[key] = mergeValue(current[key], value)
-  }
-  return merged
-}
-
-const mergeOwnerReferences = (
-  current: ReadonlyArray<OwnerReference> | undefined,
-  applied: ReadonlyArray<OwnerReference> | undefined
-): ReadonlyArray<OwnerReference> | undefined => {
-  if (applied === undefined) return current
-  const appliedUids = new Set(applied.map((ref) => ref.uid))
-  return [...(current ?? []).filter((ref) => !appliedUids.has(ref.uid)), ...applied]
-}
-
-const mergeMetadata = (current: ObjectMeta, applied: ObjectMeta): ObjectMeta => {
-  const finalizers = [...(current.finalizers ?? [])]
-  for (const finalizer of applied.finalizers ?? [])
-    if (!finalizers.includes(finalizer)) finalizers.push(finalizer)
-  const merged: ObjectMeta = {
-    ...current,
-    labels: { ...current.labels, ...applied.labels },
-    annotations: { ...current.annotations, ...applied.annotations },
-    ownerReferences: mergeOwnerReferences(current.ownerReferences, applied.ownerReferences),
-    finalizers
-  }
-  return dropEmpty(merged)
-}
-
 /** Drops metadata maps and lists left empty, as the API server's JSON omits them. */
 const dropEmpty = (metadata: ObjectMeta): ObjectMeta => {
   const out: Record<string, unknown> = {}
@@ -210,9 +179,17 @@ const bodyOf = (object: KubeObject): Record<string, unknown> => {
   return body
 }
 
+/** What a client sends that the API server keeps for itself: status (its own subresource) and server-set metadata. */
+const asSent = (object: KubeObject): KubeObject => {
+  const { status: _status, ...applied } = object
+  const { managedFields: _managedFields, ...metadata } = serverOwnedMetadata(object.metadata)
+  return { ...applied, apiVersion: object.apiVersion, kind: object.kind, metadata }
+}
+
 const createObject = (
   cluster: Cluster,
   object: KubeObject,
+  manager: string,
   now: string
 ): Result.Result<Cluster, SimulationError> => {
   const namespace = object.metadata.namespace
@@ -226,46 +203,46 @@ const createObject = (
       )
     }
   }
-  const { status: _status, ...applied } = object
-  const created = withServerDefaults(
-    canonicalize({
-      ...applied,
-      apiVersion: object.apiVersion,
-      kind: object.kind,
-      metadata: dropEmpty({
-        ...serverOwnedMetadata(object.metadata),
-        uid: `uid-${cluster.nextUid}`,
-        generation: 1,
-        creationTimestamp: now
-      })
+  const applied = canonicalize(ServerSideApply.apply(undefined, asSent(object), manager, now))
+  const created = withServerDefaults({
+    ...applied,
+    metadata: dropEmpty({
+      ...applied.metadata,
+      uid: `uid-${cluster.nextUid}`,
+      generation: 1,
+      creationTimestamp: now
     })
-  )
+  })
   return Result.succeed(store({ ...cluster, nextUid: cluster.nextUid + 1 }, created))
 }
 
-const updateObject = (cluster: Cluster, current: KubeObject, object: KubeObject): Cluster => {
-  const merged: Record<string, unknown> = { ...current, apiVersion: object.apiVersion }
-  for (const key of Object.keys(object)) {
-    if (key === "apiVersion" || key === "kind" || key === "metadata" || key === "status") continue
-    const value = object[key]
-    if (value === undefined) continue
-    if (value === null) delete merged[key]
-    else merged[key] = mergeValue(current[key], value)
-  }
-  const next = canonicalize({
-    ...(merged as KubeObject),
-    metadata: mergeMetadata(current.metadata, serverOwnedMetadata(object.metadata))
-  })
-  if (jsonEqual(next, current)) return cluster
-  const bodyChanged = !jsonEqual(bodyOf(next), bodyOf(current))
+/** Managed-fields entries without their timestamps: a write that changes nothing else is no change. */
+const timeless = (entries: ReadonlyArray<ManagedFieldsEntry> | undefined) =>
+  (entries ?? []).map(({ time: _time, ...entry }) => entry)
+
+const sameButTimes = (a: KubeObject, b: KubeObject): boolean => {
+  const { managedFields: ma, ...metaA } = a.metadata
+  const { managedFields: mb, ...metaB } = b.metadata
+  return (
+    jsonEqual({ ...a, metadata: metaA }, { ...b, metadata: metaB }) && jsonEqual(timeless(ma), timeless(mb))
+  )
+}
+
+/** Stores `next` over `current` unless nothing but managed-field times changed, bumping the generation when the body did. */
+const storeUpdate = (cluster: Cluster, current: KubeObject, next: KubeObject): Cluster => {
+  const tidy = canonicalize({ ...next, metadata: dropEmpty(next.metadata) })
+  if (sameButTimes(tidy, current)) return cluster
+  const bodyChanged = !jsonEqual(bodyOf(tidy), bodyOf(current))
   const generation = (current.metadata.generation ?? 1) + (bodyChanged ? 1 : 0)
-  return store(cluster, withMetadata(next, { ...next.metadata, generation }))
+  return store(cluster, withMetadata(tidy, { ...tidy.metadata, generation }))
 }
 
 const applyObject = (
   cluster: Cluster,
   object: KubeObject,
-  now: string
+  manager: string,
+  now: string,
+  create: boolean
 ): Result.Result<Cluster, SimulationError> => {
   if (object.metadata.name === "") return fail("Invalid", `${object.kind}: metadata.name: Required value`)
   const invalid = invalidQuantities(object)
@@ -277,9 +254,47 @@ const applyObject = (
     )
   }
   const current = cluster.objects.get(keyOf(object))
-  return current === undefined
-    ? createObject(cluster, object, now)
-    : Result.succeed(updateObject(cluster, current, object))
+  if (current === undefined) return createObject(cluster, object, manager, now)
+  // A create-only apply (the runtime's resourceVersion precondition) never lands on an existing object.
+  if (create) {
+    const ref = { ...object.metadata, apiVersion: object.apiVersion, kind: object.kind }
+    return fail("Conflict", `Operation cannot be fulfilled on ${describe(ref)}: the object has been modified`)
+  }
+  return Result.succeed(
+    storeUpdate(cluster, current, ServerSideApply.apply(current, asSent(object), manager, now))
+  )
+}
+
+/** Another field manager applies `object` (with force), as `kubectl apply --server-side` would. */
+export const applyAs = (
+  cluster: Cluster,
+  object: KubeObject,
+  manager: string,
+  now: string
+): Result.Result<Cluster, SimulationError> => applyObject(cluster, object, manager, now, false)
+
+/**
+ * Another field manager writes `object` whole over the stored one (a `kubectl edit`, a PUT):
+ * fields it changes become its own. Server-set metadata is kept from the stored object.
+ */
+export const updateAs = (cluster: Cluster, object: KubeObject, manager: string, now: string): Cluster => {
+  const current = cluster.objects.get(keyOf(object))
+  if (current === undefined) return cluster
+  const next = ServerSideApply.update(
+    current,
+    {
+      ...asSent(object),
+      metadata: {
+        ...current.metadata,
+        ...asSent(object).metadata,
+        managedFields: current.metadata.managedFields
+      },
+      ...(current.status === undefined ? {} : { status: current.status })
+    },
+    manager,
+    now
+  )
+  return storeUpdate(cluster, current, next)
 }
 
 /** The object at `ref` if it still has `uid`, as a UID precondition checks. */
@@ -303,14 +318,15 @@ const preconditioned = (
   return Result.succeed(current)
 }
 
-/** Executes one action as the API server would. */
+/** Executes one action as the API server would; writes are made as field manager `manager`. */
 export const applyAction = (
   cluster: Cluster,
   action: Action,
-  now: string
+  now: string,
+  manager: string
 ): Result.Result<Cluster, SimulationError> =>
   Action.$match(action, {
-    Apply: ({ object, uid }) => {
+    Apply: ({ object, uid, create }) => {
       const current = cluster.objects.get(keyOf(object))
       if (uid !== undefined && current !== undefined && current.metadata.uid !== uid) {
         return fail(
@@ -318,7 +334,7 @@ export const applyAction = (
           `Precondition failed: UID in precondition: ${uid}, UID in object meta: ${current.metadata.uid ?? ""}`
         )
       }
-      return applyObject(cluster, object, now)
+      return applyObject(cluster, object, manager, now, create)
     },
     Delete: ({ ref, uid }) =>
       Result.map(preconditioned(cluster, ref, uid), (current) => deleteObject(cluster, current, now)),
@@ -370,12 +386,17 @@ export interface Execution {
   readonly failure?: { readonly action: Action; readonly error: SimulationError } | undefined
 }
 
-/** Executes actions in order and stops at the first failure, as the runtime's interpreter does. */
-export const applyActions = (cluster: Cluster, actions: ReadonlyArray<Action>, now: string): Execution => {
+/** Executes actions in order as `manager` and stops at the first failure, as the runtime's interpreter does. */
+export const applyActions = (
+  cluster: Cluster,
+  actions: ReadonlyArray<Action>,
+  now: string,
+  manager: string
+): Execution => {
   let current = cluster
   let applied = 0
   for (const action of actions) {
-    const result = applyAction(current, action, now)
+    const result = applyAction(current, action, now, manager)
     if (Result.isFailure(result))
       return { cluster: current, applied, failure: { action, error: result.failure } }
     current = result.success
@@ -487,11 +508,11 @@ const sameObjects = (a: Cluster, b: Cluster): boolean => {
  * The snapshot a controller's cache would give for `primaryRef`: `owned` is every object of the
  * reconciler's owned types whose controller is the primary's UID. `undefined` once the primary is gone.
  */
-export const observe = <P extends KubeObject>(
+export const observe = (
   cluster: Cluster,
   primaryRef: ObjectRef,
-  reconciler: Reconciler<P>
-): Observed<P> | undefined => {
+  reconciler: Pick<Reconciler, "primary" | "owned">
+): Snapshot | undefined => {
   const primary = get(cluster, primaryRef)
   if (primary === undefined || !isOfType(primary, reconciler.primary)) return undefined
   const uid = primary.metadata.uid
@@ -503,49 +524,115 @@ export const observe = <P extends KubeObject>(
     }
   }
   const objects = cluster.objects
-  return { primary: primary as P, owned, get: (ref) => objects.get(keyOfRef(ref)) }
+  return { primary, owned, get: (ref) => objects.get(keyOfRef(ref)) }
 }
 
 /** One reconcile of a convergence run. */
-export interface Round<P extends KubeObject = KubeObject> {
-  readonly observed: Observed<P>
-  readonly plan: Plan<P>
+export interface Round<D = unknown> {
+  /** The cluster the reconcile started from (settled). */
+  readonly cluster: Cluster
+  readonly snapshot: Snapshot
+  /** The reconcile's first plan. */
+  readonly plan: Plan<D>
+  /** The status write of the re-plan after child writes, if any. */
+  readonly status: ReadonlyArray<Action>
   readonly failure?: Execution["failure"]
 }
 
-export interface Convergence<P extends KubeObject = KubeObject> {
+export interface Convergence<D = unknown> {
   readonly cluster: Cluster
   /** The reconciles that wrote something, in order. */
-  readonly rounds: ReadonlyArray<Round<P>>
+  readonly rounds: ReadonlyArray<Round<D>>
   /** The last plan, which writes nothing when `converged` (absent when the primary is gone). */
-  readonly final: Plan<P> | undefined
-  /** True when a plan with no write was reached (or the primary is gone) within `maxRounds`. */
+  readonly final: Plan<D> | undefined
+  /** True when a reconcile with no write was reached (or the primary is gone) within `maxRounds`. */
   readonly converged: boolean
 }
 
+/** What one reconcile through the protocol did to `cluster`. */
+export interface Step<D = unknown> {
+  readonly cluster: Cluster
+  readonly snapshot: Snapshot | undefined
+  /** What the reconcile did; when an action failed, the first plan (pure, so planned again) and no status. */
+  readonly reconciled: Reconciled<D> | undefined
+  readonly failure?: Execution["failure"]
+}
+
 /**
- * Reconciles `primaryRef` until a plan writes nothing: settle the cluster's own controllers,
- * observe, plan, execute (stopping at the first failure), repeat, at most `maxRounds` times.
+ * One reconcile of `primaryRef` through the protocol every runtime uses (`Reconcile`), executing
+ * as the reconciler's field manager. `snapshotOf` replaces how the cache is read (tests use it to
+ * observe loosely).
  */
-export const converge = <P extends KubeObject>(
+export const reconcileOnce = <P extends KubeObject, D>(
   cluster: Cluster,
   primaryRef: ObjectRef,
-  reconciler: Reconciler<P>,
-  options: { readonly now: string; readonly maxRounds?: number | undefined }
-): Convergence<P> => {
+  reconciler: Reconciler<P, D>,
+  options: {
+    readonly now: string
+    readonly snapshotOf?: ((cluster: Cluster) => Snapshot | undefined) | undefined
+  }
+): Step<D> => {
+  let current = cluster
+  const snapshotOf = options.snapshotOf ?? ((state: Cluster) => observe(state, primaryRef, reconciler))
+  const first = snapshotOf(current)
+  const exit = Effect.runSyncExit(
+    reconcile(reconciler, {
+      now: options.now,
+      snapshot: Effect.sync(() => snapshotOf(current)),
+      execute: (actions) => {
+        const execution = applyActions(current, actions, options.now, reconciler.name)
+        current = execution.cluster
+        return execution.failure === undefined ? Effect.void : Effect.fail(execution.failure)
+      }
+    })
+  )
+  if (Exit.isSuccess(exit)) return { cluster: current, snapshot: first, reconciled: exit.value }
+  const failure = exit.cause.reasons.find((reason) => reason._tag === "Fail")
+  if (failure === undefined || failure._tag !== "Fail" || first === undefined)
+    throw new Error(`reconcile died: ${String(exit.cause)}`)
+  return {
+    cluster: current,
+    snapshot: first,
+    reconciled: { plan: plan(reconciler, first, options.now), status: [], requeueAfterMillis: undefined },
+    failure: failure.error
+  }
+}
+
+/**
+ * Reconciles `primaryRef` until a reconcile writes nothing: settle the cluster's own controllers,
+ * then one reconcile through the protocol, at most `maxRounds` times.
+ */
+export const converge = <P extends KubeObject, D>(
+  cluster: Cluster,
+  primaryRef: ObjectRef,
+  reconciler: Reconciler<P, D>,
+  options: {
+    readonly now: string
+    readonly maxRounds?: number | undefined
+    readonly snapshotOf?: ((cluster: Cluster) => Snapshot | undefined) | undefined
+  }
+): Convergence<D> => {
   const maxRounds = options.maxRounds ?? 10
-  const rounds: Array<Round<P>> = []
+  const rounds: Array<Round<D>> = []
   let current = cluster
   for (let round = 0; round <= maxRounds; round++) {
     current = settle(current, options.now)
-    const observed = observe(current, primaryRef, reconciler)
-    if (observed === undefined) return { cluster: current, rounds, final: undefined, converged: true }
-    const next = plan(reconciler, observed, options.now)
-    if (!next.actions.some(isWrite)) return { cluster: current, rounds, final: next, converged: true }
-    if (round === maxRounds) return { cluster: current, rounds, final: next, converged: false }
-    const execution = applyActions(current, next.actions, options.now)
-    rounds.push({ observed, plan: next, failure: execution.failure })
-    current = execution.cluster
+    const step = reconcileOnce(current, primaryRef, reconciler, options)
+    if (step.snapshot === undefined) return { cluster: current, rounds, final: undefined, converged: true }
+    const firstPlan = step.reconciled?.plan
+    const wrote =
+      step.failure !== undefined || (firstPlan?.actions.some((action) => action._tag !== "Requeue") ?? false)
+    if (!wrote && firstPlan !== undefined)
+      return { cluster: current, rounds, final: firstPlan, converged: true }
+    if (round === maxRounds) return { cluster: current, rounds, final: firstPlan, converged: false }
+    rounds.push({
+      cluster: current,
+      snapshot: step.snapshot,
+      plan: firstPlan ?? plan(reconciler, step.snapshot, options.now),
+      status: step.reconciled?.status ?? [],
+      failure: step.failure
+    })
+    current = step.cluster
   }
   return { cluster: current, rounds, final: undefined, converged: false }
 }

@@ -2,10 +2,14 @@ import { assert, describe, it } from "@effect/vitest"
 import {
   contains,
   controllerReference,
+  desiredDigest,
+  desiredDigestAnnotation,
   differs,
   firstDifference,
+  fnv1a64,
   jsonEqual,
-  type KubeObject
+  type KubeObject,
+  withDesiredDigest
 } from "../src/index.ts"
 
 const owner: KubeObject = {
@@ -202,5 +206,21 @@ describe("contains and jsonEqual", () => {
     assert.isFalse(jsonEqual({ a: 1 }, { a: 1, b: 2 }))
     assert.isFalse(jsonEqual([1, 2], [2, 1]))
     assert.isFalse(jsonEqual({}, []))
+  })
+})
+
+describe("desiredDigest", () => {
+  it("is FNV-1a 64 of the desired object's JSON, stamped as an annotation", () => {
+    // The reference vectors of FNV-1a 64.
+    assert.strictEqual(fnv1a64(""), "cbf29ce484222325")
+    assert.strictEqual(fnv1a64("a"), "af63dc4c8601ec8c")
+    assert.strictEqual(fnv1a64("foobar"), "85944171f73967e8")
+    const object = { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "c" } }
+    assert.match(desiredDigest(object), /^[0-9a-f]{16}$/)
+    assert.notStrictEqual(desiredDigest(object), desiredDigest({ ...object, data: { a: "1" } }))
+    assert.strictEqual(
+      withDesiredDigest(object, "one").metadata.annotations?.[desiredDigestAnnotation("one")],
+      desiredDigest(object)
+    )
   })
 })

@@ -1,14 +1,18 @@
 /**
- * Property tests of the planner against the Simulator, over arbitrary cluster states of the test
- * tenant controller: children absent, matching, drifted, restated (same quantities written
- * differently), decorated by other managers, foreign, or terminating; extra owned children no
- * longer desired; unrelated objects; a live or deleting primary with any finalizers and status.
+ * Property tests of the planner against the Simulator, run through the same reconcile protocol as
+ * the Controller, over arbitrary cluster states of the test tenant controller: children absent,
+ * matching, drifted (edited by someone else), restated (same quantities written differently),
+ * decorated by another field manager, carrying a field the controller once applied and no longer
+ * desires (alone, or shared with another manager), applied by no known manager, foreign, or
+ * terminating; extra owned children no longer desired; unrelated objects; a live or deleting
+ * primary with any finalizers and status.
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Arbitrary, Schema } from "effect"
 import {
   Action,
   Canonical,
+  changeOf,
   controllerReference,
   controllerUidOf,
   isOfType,
@@ -17,14 +21,18 @@ import {
   type KubeObject,
   keyOf,
   keyOfRef,
-  type Observed,
+  ManagedFields,
   type Plan,
   plan,
+  type Reconciler,
   refOf,
-  Simulator
+  Simulator,
+  type Snapshot,
+  withDesiredDigest
 } from "../src/index.ts"
 import {
   desiredChildren,
+  managedBy,
   namespaceName,
   type Tenant,
   tenant,
@@ -46,6 +54,9 @@ const childStates = [
   "drifted",
   "restated",
   "decorated",
+  "dropped",
+  "shared",
+  "unmanaged",
   "foreign",
   "terminating"
 ] as const
@@ -151,28 +162,96 @@ const drift = (object: KubeObject): KubeObject => {
   }
 }
 
-/** The object with fields other managers added, which the controller must leave alone. */
-const decorate = (object: KubeObject): KubeObject => {
+/** Fields another field manager applies to a child: the controller must leave them alone. */
+const decoration = (object: KubeObject): KubeObject => {
+  const metadata = {
+    name: object.metadata.name,
+    namespace: object.metadata.namespace,
+    labels: { "other.io/label": "x" },
+    annotations: { "other.io/note": "y" }
+  }
+  const base = { apiVersion: object.apiVersion, kind: object.kind, metadata }
+  switch (object.kind) {
+    case "ResourceQuota":
+      return { ...base, spec: { hard: { services: "5" } } }
+    case "ConfigMap":
+      return { ...base, data: { extra: "z" } }
+    default:
+      return base
+  }
+}
+
+/** A field the controller applied once and no longer desires (a label, a quota line, a data key). */
+const withDroppedField = (object: KubeObject): KubeObject => {
   const metadata = {
     ...object.metadata,
-    labels: { ...object.metadata.labels, "other.io/label": "x" },
-    annotations: { "other.io/note": "y" }
+    labels: { ...object.metadata.labels, "test.kleff.io/dropped": "yes" }
   }
   switch (object.kind) {
     case "ResourceQuota":
       return {
         ...object,
         metadata,
-        spec: {
-          ...(object.spec as object),
-          hard: { ...(object.spec as { hard: object }).hard, services: "5" },
-          scopes: []
-        }
+        spec: { hard: { ...(object.spec as { hard: object }).hard, secrets: "3" } }
       }
     case "ConfigMap":
-      return { ...object, metadata, data: { ...(object.data as object), extra: "z" } }
+      return { ...object, metadata, data: { ...(object.data as object), dropped: "1" } }
+    case "LimitRange": {
+      // Only inside an atomic list: just the digest of what was applied can tell it from a default.
+      const limits = (object.spec as { limits: ReadonlyArray<object> }).limits
+      return { ...object, spec: { limits: limits.map((limit) => ({ ...limit, max: { cpu: "4" } })) } }
+    }
     default:
       return { ...object, metadata }
+  }
+}
+
+/** The same dropped field, as another manager applies it too: it is theirs as well, so it stays. */
+const sharedDecoration = (object: KubeObject): KubeObject => {
+  const dropped = withDroppedField(object)
+  const base = {
+    apiVersion: object.apiVersion,
+    kind: object.kind,
+    metadata: {
+      name: object.metadata.name,
+      namespace: object.metadata.namespace,
+      labels: { "test.kleff.io/dropped": "yes" }
+    }
+  }
+  switch (object.kind) {
+    case "ResourceQuota":
+      return { ...base, spec: { hard: { secrets: "3" } } }
+    case "ConfigMap":
+      return { ...base, data: { dropped: (dropped.data as { dropped: string }).dropped } }
+    default:
+      return base
+  }
+}
+
+const otherManager = "other-manager"
+const editor = "kubectl-edit"
+
+/** `object` as the controller's apply of `applied` would have left it: its Apply entry records `applied`'s fields. */
+/**
+ * `object` as the controller's apply of `applied` (what it desired then) would have left it: the
+ * digest of `applied` in its annotations, and its Apply entry recording `applied`'s fields.
+ */
+const appliedByController = (object: KubeObject, applied: KubeObject): KubeObject => {
+  const stamped = withDesiredDigest(applied, managedBy)
+  return {
+    ...object,
+    metadata: {
+      ...object.metadata,
+      annotations: { ...object.metadata.annotations, ...stamped.metadata.annotations },
+      managedFields: [
+        {
+          manager: managedBy,
+          operation: "Apply",
+          fieldsType: "FieldsV1",
+          fieldsV1: ManagedFields.fieldsOf(stamped)
+        }
+      ]
+    }
   }
 }
 
@@ -181,19 +260,23 @@ const withUid = (object: KubeObject, uid: string): KubeObject => ({
   metadata: { ...object.metadata, uid }
 })
 
+/** The child as inserted; writes by other managers (`later`) happen once every object is in place. */
 const childObject = (desired: KubeObject, state: ChildState): KubeObject | undefined => {
   const uid = `uid-${keyOf(desired)}`
   switch (state) {
     case "absent":
       return undefined
     case "matching":
-      return withUid(desired, uid)
     case "drifted":
-      return withUid(drift(desired), uid)
-    case "restated":
-      return withUid(restate(desired), uid)
     case "decorated":
-      return withUid(decorate(desired), uid)
+      return appliedByController(withUid(desired, uid), desired)
+    case "restated":
+      return appliedByController(withUid(restate(desired), uid), desired)
+    case "dropped":
+    case "shared":
+      return appliedByController(withUid(withDroppedField(desired), uid), withDroppedField(desired))
+    case "unmanaged":
+      return withUid(desired, uid)
     case "foreign": {
       const { ownerReferences: _ownerReferences, ...metadata } = desired.metadata
       return {
@@ -202,15 +285,49 @@ const childObject = (desired: KubeObject, state: ChildState): KubeObject | undef
       }
     }
     case "terminating":
-      return {
-        ...desired,
-        metadata: {
-          ...desired.metadata,
-          uid,
-          deletionTimestamp: "2024-06-01T11:00:00Z",
-          finalizers: desired.kind === "Namespace" ? [] : ["other.io/hold"]
-        }
-      }
+      return appliedByController(
+        {
+          ...desired,
+          metadata: {
+            ...desired.metadata,
+            uid,
+            deletionTimestamp: "2024-06-01T11:00:00Z",
+            finalizers: desired.kind === "Namespace" ? [] : ["other.io/hold"]
+          }
+        },
+        desired
+      )
+  }
+}
+
+/** What other managers do to a child once it is in place. */
+const otherWrites = (
+  cluster: Simulator.Cluster,
+  desired: KubeObject,
+  state: ChildState
+): Simulator.Cluster => {
+  const stored = Simulator.get(cluster, refOf(desired))
+  if (stored === undefined) return cluster
+  const applied = (result: ReturnType<typeof Simulator.applyAs>) => {
+    if (result._tag === "Failure") throw new Error(result.failure.message)
+    return result.success
+  }
+  switch (state) {
+    case "drifted":
+      return Simulator.updateAs(
+        cluster,
+        { ...drift(stored), metadata: drift(stored).metadata },
+        editor,
+        "2024-06-01T10:30:00Z"
+      )
+    case "decorated":
+      return applied(Simulator.applyAs(cluster, decoration(desired), otherManager, "2024-06-01T10:30:00Z"))
+    case "shared":
+      return applied(
+        Simulator.applyAs(cluster, sharedDecoration(desired), otherManager, "2024-06-01T10:30:00Z")
+      )
+    default:
+      return cluster
   }
 }
 
@@ -235,6 +352,8 @@ interface World {
   readonly cluster: Simulator.Cluster
   readonly primary: Tenant
   readonly permutation: ReadonlyArray<number>
+  /** The state each desired child was put in, by key. */
+  readonly states: ReadonlyMap<string, ChildState>
 }
 
 const buildWorld = (s: Scenario): World => {
@@ -286,6 +405,7 @@ const buildWorld = (s: Scenario): World => {
   const ns = namespaceName(primary)
   const objects: Array<KubeObject> = [primary]
   const namespaceExists = s.namespace !== "absent"
+  const states = new Map<string, ChildState>()
   for (const desired of desiredChildren(primary)) {
     let state: ChildState
     if (desired.kind === "Namespace") state = s.namespace
@@ -294,6 +414,7 @@ const buildWorld = (s: Scenario): World => {
     else if (desired.kind === "ClusterRole") state = s.clusterRoleState
     else state = s.configMapStates[["a", "b", "c"].indexOf(desired.metadata.name)] ?? "absent"
     if (desired.metadata.namespace !== undefined && !namespaceExists) state = "absent"
+    states.set(keyOf(desired), state)
     const object = childObject(desired, state)
     if (object !== undefined) objects.push(object)
   }
@@ -349,11 +470,10 @@ const buildWorld = (s: Scenario): World => {
   const permutation = s.order
     .map((key, index) => ({ key, index }))
     .sort((a, b) => a.key - b.key || a.index - b.index)
-  return {
-    cluster: Simulator.insertAll(Simulator.emptyCluster, objects, "2024-06-01T10:00:00Z"),
-    primary,
-    permutation: permutation.map((entry) => entry.index)
-  }
+  let cluster = Simulator.insertAll(Simulator.emptyCluster, objects, "2024-06-01T10:00:00Z")
+  for (const desired of desiredChildren(primary))
+    cluster = otherWrites(cluster, desired, states.get(keyOf(desired)) ?? "absent")
+  return { cluster, primary, permutation: permutation.map((entry) => entry.index), states }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -375,61 +495,52 @@ const permute = <A>(items: ReadonlyArray<A>, permutation: ReadonlyArray<number>)
 const observeLoosely = (
   cluster: Simulator.Cluster,
   primary: Tenant,
-  permutation: ReadonlyArray<number>
-): Observed<Tenant> | undefined => {
-  const observed = Simulator.observe(cluster, refOf(primary), reconciler)
+  permutation: ReadonlyArray<number>,
+  r: Pick<Reconciler, "primary" | "owned"> = reconciler
+): Snapshot | undefined => {
+  const observed = Simulator.observe(cluster, refOf(primary), r)
   if (observed === undefined) return undefined
   const uid = observed.primary.metadata.uid
   const loose = Simulator.objects(cluster).filter(
     (object) =>
       controllerUidOf(object) !== uid &&
       (object.metadata.ownerReferences ?? []).some((ref) => ref.uid === uid) &&
-      reconciler.owned.some((type) => isOfType(object, type))
+      r.owned.some((type) => isOfType(object, type))
   )
   return { ...observed, owned: permute([...observed.owned, ...loose], permutation) }
 }
 
-interface Round {
-  readonly cluster: Simulator.Cluster
-  readonly observed: Observed<Tenant>
-  readonly plan: Plan<Tenant>
-  readonly failure: Simulator.Execution["failure"]
-}
-
 interface Run {
-  readonly rounds: ReadonlyArray<Round>
+  readonly rounds: ReadonlyArray<Simulator.Round>
   readonly cluster: Simulator.Cluster
   readonly converged: boolean
 }
 
-/** settle → observe → plan → execute, until a plan writes nothing or the primary is gone. */
+/** Reconciles through the protocol until a reconcile writes nothing or the primary is gone. */
 const reconcile = (world: World, at = now): Run => {
-  const rounds: Array<Round> = []
-  let cluster = world.cluster
-  for (let round = 0; round <= maxRounds; round++) {
-    cluster = Simulator.settle(cluster, at)
-    const observed = observeLoosely(cluster, world.primary, world.permutation)
-    if (observed === undefined) return { rounds, cluster, converged: true }
-    const next = plan(reconciler, observed, at)
-    const execution =
-      next.actions.some(isWrite) && round < maxRounds
-        ? Simulator.applyActions(cluster, next.actions, at)
-        : undefined
-    rounds.push({ cluster, observed, plan: next, failure: execution?.failure })
-    if (!next.actions.some(isWrite)) return { rounds, cluster, converged: true }
-    if (execution === undefined) break
-    cluster = execution.cluster
-  }
-  return { rounds, cluster, converged: false }
+  const result = Simulator.converge(world.cluster, refOf(world.primary), reconciler, {
+    now: at,
+    maxRounds,
+    snapshotOf: (cluster) => observeLoosely(cluster, world.primary, world.permutation)
+  })
+  return { rounds: result.rounds, cluster: result.cluster, converged: result.converged }
 }
 
 /** An object as far as its content goes: quantities by value, without the write counters. */
 const comparable = (object: KubeObject): KubeObject => {
-  const { resourceVersion: _resourceVersion, generation: _generation, ...metadata } = object.metadata
+  const {
+    resourceVersion: _resourceVersion,
+    generation: _generation,
+    managedFields: _managedFields,
+    ...metadata
+  } = object.metadata
   return Canonical.normalizeQuantities({ ...object, metadata })
 }
 
 const writesOf = (p: Plan): ReadonlyArray<Action> => p.actions.filter(isWrite)
+
+/** Every action a round executed or tried: the first plan's and the re-plan's status. */
+const actionsOf = (round: Simulator.Round): ReadonlyArray<Action> => [...round.plan.actions, ...round.status]
 
 const describeActions = (p: Plan): string =>
   p.actions
@@ -493,8 +604,12 @@ describe("plan properties over arbitrary cluster states", () => {
           if (home?.metadata.deletionTimestamp !== undefined) continue
         }
         const again = Simulator.get(
-          Simulator.applyActions(run.cluster, [Action.Apply({ object: desired, create: false })], later)
-            .cluster,
+          Simulator.applyActions(
+            run.cluster,
+            [Action.Apply({ object: withDesiredDigest(desired, managedBy), create: false })],
+            later,
+            managedBy
+          ).cluster,
           refOf(desired)
         )
         assert.isTrue(
@@ -533,14 +648,14 @@ describe("plan properties over arbitrary cluster states", () => {
       const world = buildWorld(s)
       const run = reconcile(world)
       for (const round of run.rounds) {
-        const primary = round.observed.primary
+        const primary = round.snapshot.primary
         // Never into a namespace it desires but does not control.
         const desiredNamespaces = new Set(
           (round.plan.outcome.desired?.objects ?? [])
             .filter((object) => object.kind === "Namespace")
             .map((object) => object.metadata.name)
         )
-        for (const action of round.plan.actions) {
+        for (const action of actionsOf(round)) {
           if (action._tag !== "Apply" || action.object.metadata.namespace === undefined) continue
           const namespace = action.object.metadata.namespace
           const home = Simulator.get(round.cluster, { apiVersion: "v1", kind: "Namespace", name: namespace })
@@ -558,7 +673,7 @@ describe("plan properties over arbitrary cluster states", () => {
             action._tag === "Delete" && action.ref.kind === "Namespace" ? [action.ref.name] : []
           )
         )
-        for (const action of round.plan.actions) {
+        for (const action of actionsOf(round)) {
           if (action._tag === "Delete" && action.ref.namespace !== undefined) {
             assert.isFalse(
               deletedNamespaces.has(action.ref.namespace),
@@ -634,7 +749,7 @@ describe("plan properties over arbitrary cluster states", () => {
         const removal = writes.findIndex((action) => action._tag === "RemoveFinalizer")
         if (removal === -1) continue
         assert.strictEqual(removal, writes.length - 1)
-        const controlled = round.observed.owned.filter((object) => controllerUidOf(object) === primaryUid)
+        const controlled = round.snapshot.owned.filter((object) => controllerUidOf(object) === primaryUid)
         assert.deepStrictEqual(controlled.map(keyOf), [])
         const inCluster = Simulator.objects(round.cluster).filter(
           (object) =>
@@ -664,12 +779,12 @@ describe("plan properties over arbitrary cluster states", () => {
       const other = tenantReconciler([...world.permutation].reverse())
       for (const round of run.rounds) {
         const sorted = {
-          ...round.observed,
-          owned: [...round.observed.owned].sort((a, b) => (keyOf(a) < keyOf(b) ? -1 : 1))
+          ...round.snapshot,
+          owned: [...round.snapshot.owned].sort((a, b) => (keyOf(a) < keyOf(b) ? -1 : 1))
         }
         const reference = plan(reconciler, sorted, now)
         assert.deepStrictEqual(round.plan.actions, reference.actions)
-        const reordered = plan(other, { ...round.observed, owned: [...round.observed.owned].reverse() }, now)
+        const reordered = plan(other, { ...round.snapshot, owned: [...round.snapshot.owned].reverse() }, now)
         assert.deepStrictEqual(reordered.actions, reference.actions)
         assert.deepStrictEqual(
           reordered.outcome.conflicts.map((c) => keyOf(c.existing)),
@@ -677,6 +792,176 @@ describe("plan properties over arbitrary cluster states", () => {
         )
         assert.deepStrictEqual(reordered.outcome.blocked.map(keyOf), reference.outcome.blocked.map(keyOf))
       }
+    },
+    runs
+  )
+
+  it.prop(
+    "(f) field ownership: a field the controller applied and no longer desires is gone after convergence, unless another manager owns it too",
+    [scenario],
+    ([s]) => {
+      const world = buildWorld(s)
+      const run = reconcile(world)
+      const observed = observeLoosely(run.cluster, world.primary, world.permutation)
+      if (observed === undefined) return
+      const final = plan(reconciler, observed, now).outcome
+      const notWritable = new Set([
+        ...final.conflicts.map((c) => keyOf(c.desired)),
+        ...final.blocked.map(keyOf)
+      ])
+      for (const desired of desiredChildren(world.primary)) {
+        const state = world.states.get(keyOf(desired))
+        if (state !== "dropped" && state !== "shared") continue
+        if (notWritable.has(keyOf(desired))) continue
+        if (desired.metadata.namespace !== undefined) {
+          const home = Simulator.get(run.cluster, {
+            apiVersion: "v1",
+            kind: "Namespace",
+            name: desired.metadata.namespace
+          })
+          if (
+            home === undefined ||
+            controllerUidOf(home) !== primaryUid ||
+            home.metadata.deletionTimestamp !== undefined
+          )
+            continue
+        }
+        const stored = Simulator.get(run.cluster, refOf(desired))
+        // Only the object that was there from the start (not one created afresh since).
+        if (stored === undefined || stored.metadata.uid !== `uid-${keyOf(desired)}`) continue
+        const label = stored.metadata.labels?.["test.kleff.io/dropped"]
+        if (stored.metadata.deletionTimestamp !== undefined) continue
+        if (world.primary.metadata.deletionTimestamp !== undefined) continue
+        if (state === "dropped") {
+          assert.isUndefined(label, `${keyOf(desired)} keeps a label the controller dropped`)
+          if (desired.kind === "LimitRange") {
+            const limits = (stored.spec as { limits: ReadonlyArray<Record<string, unknown>> }).limits
+            assert.isUndefined(limits[0]?.max, "a key dropped inside an atomic list stays")
+          }
+          const owned = ManagedFields.appliedFieldsOf(stored, managedBy)
+          assert.isDefined(owned)
+          assert.isUndefined(
+            ManagedFields.firstUnwanted(owned ?? {}, withDesiredDigest(desired, managedBy))?.path,
+            `${keyOf(desired)}: still owned`
+          )
+        } else {
+          assert.strictEqual(label, "yes", `${keyOf(desired)} lost a label another manager owns`)
+        }
+      }
+    },
+    runs
+  )
+
+  it.prop(
+    "(g) a field another manager set survives every apply of ours, and is never a reason to write",
+    [scenario],
+    ([s]) => {
+      const world = buildWorld(s)
+      const run = reconcile(world)
+      const decorated = desiredChildren(world.primary).filter(
+        (desired) => world.states.get(keyOf(desired)) === "decorated"
+      )
+      for (const cluster of [...run.rounds.map((round) => round.cluster), run.cluster]) {
+        for (const desired of decorated) {
+          const stored = Simulator.get(cluster, refOf(desired))
+          // The object decorated at the start, not one created afresh since.
+          if (stored === undefined || stored.metadata.uid !== `uid-${keyOf(desired)}`) continue
+          assert.strictEqual(
+            stored.metadata.labels?.["other.io/label"],
+            "x",
+            `${keyOf(desired)} lost a label`
+          )
+          assert.strictEqual(stored.metadata.annotations?.["other.io/note"], "y")
+          if (desired.kind === "ResourceQuota")
+            assert.strictEqual((stored.spec as { hard: Record<string, string> }).hard.services, "5")
+          if (desired.kind === "ConfigMap")
+            assert.strictEqual((stored.data as Record<string, string>).extra, "z")
+        }
+      }
+      // A decorated child that is otherwise in place is not written at all.
+      const first = run.rounds[0]
+      if (first === undefined) return
+      for (const action of actionsOf(first)) {
+        if (action._tag !== "Apply") continue
+        // An update of a decorated child (a create is of one the namespace controller took since).
+        if (action.create || world.states.get(keyOf(action.object)) !== "decorated") continue
+        const current = Simulator.get(first.cluster, refOf(action.object))
+        const why = current === undefined ? undefined : changeOf(action.object, current, managedBy)
+        assert.fail(`applies ${keyOf(action.object)} only because of others' fields: ${JSON.stringify(why)}`)
+      }
+    },
+    runs
+  )
+
+  it.prop(
+    "(h) two reconcilers with their own field managers on the same objects converge without fighting",
+    [scenario],
+    ([s]) => {
+      const world = buildWorld(s)
+      // A second controller of the same primary that decorates the tenant's namespace and its
+      // quota with fields of its own, once they exist, and leaves everything else alone.
+      const decorator: Reconciler<Tenant, Tenant> = {
+        name: "test-decorator",
+        primary: reconciler.primary,
+        owned: reconciler.owned,
+        decide: (observed) => observed.primary,
+        desired: (tenant, observed) => {
+          const objects: Array<KubeObject> = []
+          for (const desired of desiredChildren(tenant)) {
+            if (desired.kind !== "Namespace" && desired.kind !== "ResourceQuota") continue
+            const current = observed.get(refOf(desired))
+            if (current === undefined || controllerUidOf(current) !== primaryUid) continue
+            objects.push({
+              apiVersion: desired.apiVersion,
+              kind: desired.kind,
+              metadata: {
+                name: desired.metadata.name,
+                namespace: desired.metadata.namespace,
+                labels: { "decorator.kleff.io/on": "yes" },
+                ownerReferences: [controllerReference(tenant)]
+              },
+              ...(desired.kind === "ResourceQuota" ? { spec: { hard: { "count/jobs.batch": "4" } } } : {})
+            })
+          }
+          return { objects, retain: reconciler.owned }
+        }
+      }
+      const snapshotOf = (r: Reconciler<Tenant, Tenant>) => (cluster: Simulator.Cluster) =>
+        observeLoosely(cluster, world.primary, world.permutation, r)
+      let cluster = world.cluster
+      let quiet = 0
+      let turns = 0
+      for (; turns < 16 && quiet < 2; turns++) {
+        const r = turns % 2 === 0 ? reconciler : decorator
+        cluster = Simulator.settle(cluster, now)
+        const step = Simulator.reconcileOnce(cluster, refOf(world.primary), r, {
+          now,
+          snapshotOf: snapshotOf(r)
+        })
+        assert.isUndefined(step.failure, step.failure?.error.message)
+        const wrote = [...(step.reconciled?.plan?.actions ?? []), ...(step.reconciled?.status ?? [])].some(
+          isWrite
+        )
+        quiet = wrote ? 0 : quiet + 1
+        cluster = step.cluster
+      }
+      assert.isAtLeast(quiet, 2, `still writing after ${turns} turns`)
+      // Each one's fields are in place, side by side.
+      const primary = Simulator.get(cluster, refOf(world.primary))
+      if (primary === undefined || primary.metadata.deletionTimestamp !== undefined) return
+      const namespace = Simulator.get(cluster, {
+        apiVersion: "v1",
+        kind: "Namespace",
+        name: namespaceName(world.primary)
+      })
+      if (
+        namespace === undefined ||
+        controllerUidOf(namespace) !== primaryUid ||
+        namespace.metadata.deletionTimestamp !== undefined
+      )
+        return
+      assert.strictEqual(namespace.metadata.labels?.["decorator.kleff.io/on"], "yes")
+      assert.strictEqual(namespace.metadata.labels?.["test.kleff.io/tenant"], world.primary.metadata.name)
     },
     runs
   )

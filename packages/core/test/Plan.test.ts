@@ -14,6 +14,7 @@ import {
   desiredConfigMap,
   desiredNamespace,
   desiredQuota,
+  managedBy,
   namespaceName,
   type Tenant,
   tenant,
@@ -227,7 +228,8 @@ describe("plan: conflicts", () => {
       Simulator.applyActions(
         blocked,
         [Action.Delete({ ref: refOf(foreignNamespace), uid: "uid-someone-elses" })],
-        now
+        now,
+        managedBy
       ).cluster,
       now
     )
@@ -256,7 +258,8 @@ describe("plan: conflicts", () => {
             uid: Simulator.get(cluster, refOf(theirs))?.metadata.uid ?? ""
           })
         ],
-        now
+        now,
+        managedBy
       ).cluster,
       theirs
     )
@@ -299,7 +302,8 @@ describe("plan: deleting a tenant", () => {
     const first = Simulator.applyActions(
       cluster,
       planFor(cluster, acme, reconciler, later).actions,
-      later
+      later,
+      managedBy
     ).cluster
     // The namespace is terminating and still holds its contents: nothing more to delete, wait.
     const waiting = planFor(first, acme, reconciler, later)
@@ -307,7 +311,7 @@ describe("plan: deleting a tenant", () => {
     const settled = Simulator.settle(first, later)
     const last = planFor(settled, acme, reconciler, later)
     assert.deepStrictEqual(last.actions.map(show), [`RemoveFinalizer ${tenantFinalizer}`])
-    const gone = Simulator.applyActions(settled, last.actions, later).cluster
+    const gone = Simulator.applyActions(settled, last.actions, later, managedBy).cluster
     assert.isUndefined(Simulator.get(gone, refOf(acme)))
   })
 
@@ -317,8 +321,12 @@ describe("plan: deleting a tenant", () => {
       acme
     )
     const cluster = Simulator.settle(
-      Simulator.applyActions(deleting(kept), planFor(deleting(kept), acme, reconciler, later).actions, later)
-        .cluster,
+      Simulator.applyActions(
+        deleting(kept),
+        planFor(deleting(kept), acme, reconciler, later).actions,
+        later,
+        managedBy
+      ).cluster,
       later
     )
     assert.deepStrictEqual(planFor(cluster, acme, reconciler, later).actions.map(show), [

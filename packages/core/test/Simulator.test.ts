@@ -5,7 +5,7 @@ import { Action, controllerReference, type KubeObject, refOf, Simulator } from "
 const now = "2024-06-01T12:00:00Z"
 
 const run = (cluster: Simulator.Cluster, ...actions: ReadonlyArray<Action>): Simulator.Cluster => {
-  const execution = Simulator.applyActions(cluster, actions, now)
+  const execution = Simulator.applyActions(cluster, actions, now, "test-manager")
   if (execution.failure !== undefined) throw new Error(execution.failure.error.message)
   return execution.cluster
 }
@@ -53,26 +53,29 @@ describe("Simulator: writes", () => {
     const orphan = Simulator.applyAction(
       Simulator.emptyCluster,
       Action.Apply({ object: configMap, create: true }),
-      now
+      now,
+      "test-manager"
     )
     assert.strictEqual(Result.isFailure(orphan) ? orphan.failure.reason : undefined, "NotFound")
     const bad = Simulator.applyAction(
       created,
       Action.Apply({ object: { ...quota, spec: { hard: { pods: "many" } } }, create: false }),
-      now
+      now,
+      "test-manager"
     )
     assert.strictEqual(Result.isFailure(bad) ? bad.failure.reason : undefined, "Invalid")
     const terminating = run(created, Action.Delete({ ref: refOf(namespace), uid: "uid-1" }))
     const late = Simulator.applyAction(
       terminating,
       Action.Apply({ object: { ...configMap, metadata: { name: "d", namespace: "n" } }, create: true }),
-      now
+      now,
+      "test-manager"
     )
     assert.strictEqual(Result.isFailure(late) ? late.failure.reason : undefined, "Forbidden")
   })
 
-  it("merges an apply: maps merge, lists are replaced; generation moves only with the body", () => {
-    const labelled = run(
+  it("applies per field manager: an apply drops what its manager stops sending, keeps what others own; generation moves only with the body", () => {
+    const reapplied = run(
       created,
       Action.Apply({
         object: {
@@ -83,21 +86,97 @@ describe("Simulator: writes", () => {
         create: false
       })
     )
-    const after = stored(configMap, labelled)
-    assert.deepStrictEqual(after.metadata.labels, { a: "1", b: "2" })
-    assert.deepStrictEqual(after.data, { k: "v", other: "x" })
+    const after = stored(configMap, reapplied)
+    assert.deepStrictEqual(after.metadata.labels, { b: "2" })
+    assert.deepStrictEqual(after.data, { other: "x" })
     assert.strictEqual(after.metadata.generation, 2)
-    const onlyLabels = run(
-      labelled,
+    const decorated = Simulator.applyAs(
+      reapplied,
+      { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "c", namespace: "n", labels: { c: "3" } } },
+      "someone-else",
+      now
+    )
+    assert.isTrue(Result.isSuccess(decorated))
+    const both = Result.getOrThrow(decorated)
+    assert.deepStrictEqual(stored(configMap, both).metadata.labels, { b: "2", c: "3" })
+    assert.strictEqual(stored(configMap, both).metadata.generation, 2)
+    assert.notStrictEqual(stored(configMap, both).metadata.resourceVersion, after.metadata.resourceVersion)
+    // The same apply again changes nothing, not even the resourceVersion; the other label stays.
+    const again = run(
+      both,
       Action.Apply({
-        object: { ...configMap, metadata: { ...configMap.metadata, labels: { c: "3" } } },
+        object: {
+          ...configMap,
+          metadata: { ...configMap.metadata, labels: { b: "2" } },
+          data: { other: "x" }
+        },
         create: false
       })
     )
-    assert.strictEqual(stored(configMap, onlyLabels).metadata.generation, 2)
-    assert.notStrictEqual(
-      stored(configMap, onlyLabels).metadata.resourceVersion,
-      after.metadata.resourceVersion
+    assert.strictEqual(stored(configMap, again), stored(configMap, both))
+  })
+
+  it("merges keyed lists element by element and records them as the API server does", () => {
+    const pod = (containers: ReadonlyArray<Record<string, unknown>>): KubeObject => ({
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: { name: "p", namespace: "n" },
+      spec: { containers }
+    })
+    const mine = run(created, Action.Apply({ object: pod([{ name: "app", image: "a:1" }]), create: true }))
+    const sidecar = Result.getOrThrow(
+      Simulator.applyAs(mine, pod([{ name: "proxy", image: "p:1" }]), "injector", now)
+    )
+    assert.deepStrictEqual((stored(pod([]), sidecar).spec as { containers: unknown }).containers, [
+      { name: "app", image: "a:1" },
+      { name: "proxy", image: "p:1" }
+    ])
+    const owned = stored(pod([]), sidecar).metadata.managedFields?.find((e) => e.manager === "test-manager")
+    assert.deepStrictEqual(owned?.fieldsV1, {
+      "f:spec": { "f:containers": { 'k:{"name":"app"}': { ".": {}, "f:name": {}, "f:image": {} } } }
+    })
+    // Dropping its container removes that one only.
+    const dropped = run(sidecar, Action.Apply({ object: pod([]), create: false }))
+    assert.deepStrictEqual((stored(pod([]), dropped).spec as { containers: unknown }).containers, [
+      { name: "proxy", image: "p:1" }
+    ])
+  })
+
+  it("force takes a field another manager set to another value; an update takes the fields it changes", () => {
+    const forced = run(
+      Result.getOrThrow(
+        Simulator.applyAs(
+          created,
+          {
+            apiVersion: "v1",
+            kind: "ConfigMap",
+            metadata: { name: "c", namespace: "n" },
+            data: { k: "theirs" }
+          },
+          "someone-else",
+          now
+        )
+      ),
+      Action.Apply({ object: configMap, create: false })
+    )
+    assert.deepStrictEqual(stored(configMap, forced).data, { k: "v" })
+    assert.deepStrictEqual(
+      stored(configMap, forced).metadata.managedFields?.map((entry) => entry.manager),
+      ["test-manager"]
+    )
+    const edited = Simulator.updateAs(
+      forced,
+      { ...stored(configMap, forced), data: { k: "edited" } },
+      "kubectl-edit",
+      now
+    )
+    const entries = stored(configMap, edited).metadata.managedFields ?? []
+    assert.deepStrictEqual(
+      entries.map((entry) => [entry.manager, entry.operation, entry.fieldsV1]),
+      [
+        ["test-manager", "Apply", { "f:metadata": { "f:labels": { "f:a": {} } } }],
+        ["kubectl-edit", "Update", { "f:data": { "f:k": {} } }]
+      ]
     )
   })
 
@@ -151,18 +230,25 @@ describe("Simulator: deletion", () => {
     const result = Simulator.applyAction(
       created,
       Action.Apply({ object: configMap, create: false, uid: "uid-9" }),
-      now
+      now,
+      "test-manager"
     )
     assert.strictEqual(Result.isFailure(result) ? result.failure.reason : undefined, "Conflict")
   })
 
   it("checks the UID precondition", () => {
-    const result = Simulator.applyAction(created, Action.Delete({ ref: refOf(configMap), uid: "uid-1" }), now)
+    const result = Simulator.applyAction(
+      created,
+      Action.Delete({ ref: refOf(configMap), uid: "uid-1" }),
+      now,
+      "test-manager"
+    )
     assert.strictEqual(Result.isFailure(result) ? result.failure.reason : undefined, "Conflict")
     const missing = Simulator.applyAction(
       Simulator.emptyCluster,
       Action.Delete({ ref: refOf(configMap), uid: "uid-2" }),
-      now
+      now,
+      "test-manager"
     )
     assert.strictEqual(Result.isFailure(missing) ? missing.failure.reason : undefined, "NotFound")
   })
@@ -174,7 +260,8 @@ describe("Simulator: deletion", () => {
     const refused = Simulator.applyAction(
       deleting,
       Action.AddFinalizer({ ref: refOf(configMap), uid: "uid-2", finalizer: "x/z" }),
-      now
+      now,
+      "test-manager"
     )
     assert.strictEqual(Result.isFailure(refused) ? refused.failure.reason : undefined, "Forbidden")
     const gone = run(

@@ -24,10 +24,11 @@ export const desiredGreeting = (namespace: KubeObject, greeting: string): KubeOb
     "namespace-greeter"
   )
 
-export const namespaceGreeter: Reconciler = {
+export const namespaceGreeter: Reconciler<KubeObject, KubeObject> = {
   name: "namespace-greeter",
   primary: NamespaceType,
   owned: [ConfigMapType],
+  decide: ({ primary }) => primary,
   desired: (namespace) => {
     const greeting = namespace.metadata.labels?.[greetingLabel]
     return { objects: greeting === undefined ? [] : [desiredGreeting(namespace, greeting)] }

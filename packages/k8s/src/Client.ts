@@ -335,13 +335,15 @@ export interface ClientService {
   addFinalizer<T extends KubeObject>(
     type: ResourceType<T>,
     observed: KubeObject,
-    finalizer: string
+    finalizer: string,
+    options?: WriteOptions
   ): Effect.Effect<T, Errors.KubeError>
   /** Removes `finalizer` (`test` on the UID and on the entry at its index, then `remove`). No request when absent. */
   removeFinalizer<T extends KubeObject>(
     type: ResourceType<T>,
     observed: KubeObject,
-    finalizer: string
+    finalizer: string,
+    options?: WriteOptions
   ): Effect.Effect<T, Errors.KubeError>
   /** Deletes (propagation `Background` by default). `NotFound` when already gone: callers decide if that is fine. */
   delete(type: ResourceType, name: string, options?: DeleteOptions): Effect.Effect<void, Errors.KubeError>
@@ -847,7 +849,8 @@ export const make = (
     const addFinalizer = Effect.fn("Client.addFinalizer")(function* (
       type: ResourceType,
       observed: KubeObject,
-      finalizer: string
+      finalizer: string,
+      options: WriteOptions = {}
     ) {
       const current = observed.metadata.finalizers ?? []
       if (current.includes(finalizer)) return observed
@@ -869,14 +872,15 @@ export const make = (
         type,
         observed.metadata.name,
         { type: "json", operations },
-        { namespace: observed.metadata.namespace }
+        { ...options, namespace: observed.metadata.namespace }
       )
     })
 
     const removeFinalizer = Effect.fn("Client.removeFinalizer")(function* (
       type: ResourceType,
       observed: KubeObject,
-      finalizer: string
+      finalizer: string,
+      options: WriteOptions = {}
     ) {
       const index = (observed.metadata.finalizers ?? []).indexOf(finalizer)
       if (index === -1) return observed
@@ -893,7 +897,7 @@ export const make = (
             { op: "remove", path }
           ]
         },
-        { namespace: observed.metadata.namespace }
+        { ...options, namespace: observed.metadata.namespace }
       )
     })
 
@@ -969,13 +973,18 @@ export const make = (
         status: Readonly<Record<string, unknown>>,
         options?: WriteOptions
       ) => patchStatus(type, target, status, options) as Effect.Effect<T, Errors.KubeError>,
-      addFinalizer: <T extends KubeObject>(type: ResourceType<T>, observed: KubeObject, finalizer: string) =>
-        addFinalizer(type, observed, finalizer) as Effect.Effect<T, Errors.KubeError>,
+      addFinalizer: <T extends KubeObject>(
+        type: ResourceType<T>,
+        observed: KubeObject,
+        finalizer: string,
+        options?: WriteOptions
+      ) => addFinalizer(type, observed, finalizer, options) as Effect.Effect<T, Errors.KubeError>,
       removeFinalizer: <T extends KubeObject>(
         type: ResourceType<T>,
         observed: KubeObject,
-        finalizer: string
-      ) => removeFinalizer(type, observed, finalizer) as Effect.Effect<T, Errors.KubeError>,
+        finalizer: string,
+        options?: WriteOptions
+      ) => removeFinalizer(type, observed, finalizer, options) as Effect.Effect<T, Errors.KubeError>,
       delete: (type, name, options) => del(type, name, options),
       request
     }

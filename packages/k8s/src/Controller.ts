@@ -5,10 +5,10 @@
  * is the reconciler's, how to write is the Interpreter's, and no API read happens on the
  * reconcile path (snapshots come from the caches alone).
  *
- * A plan that creates or updates children reports a status computed before those writes. So the
- * children are written first, the plan is made again from the caches (which now hold the API
- * server's answers), and only that second plan's status is written: one status write per
- * reconcile, never "not created yet" about a child just created.
+ * A reconcile runs core's one protocol (`Reconcile`): decide once, write the children, plan again
+ * from the caches (which by then hold the API server's answers) and write the status only if it
+ * changed. Caches keep this controller's own managed-fields entries (how a plan knows which fields
+ * it owns) and decode typed kinds on their way in.
  *
  * Events that requeue a primary:
  * - the primary itself changed (an unchanged object re-delivered by a relist: low priority);
@@ -22,7 +22,7 @@ import {
   type KubeObject,
   keyOfType,
   type ObjectKey,
-  plan,
+  Reconcile,
   type Reconciler,
   type ResourceType
 } from "@kleff/core"
@@ -37,21 +37,22 @@ import { type Change, make as makeStore, type Store } from "./Store.ts"
 import { watcher } from "./Watcher.ts"
 import { make as makeQueue, Outcome, type WorkQueue } from "./WorkQueue.ts"
 
-export interface ControllerOptions<P extends KubeObject> {
-  readonly reconciler: Reconciler<P>
+export interface ControllerOptions<P extends KubeObject, D> {
+  readonly reconciler: Reconciler<P, D>
   /** Keys reconciled at once (never the same key twice). Default 8. */
   readonly concurrency?: number | undefined
   /** Identity written on Events (`reportingInstance`). Default: the host name. */
   readonly instance?: string | undefined
 }
 
-export interface Controller<P extends KubeObject = KubeObject> {
+export interface Controller {
   readonly name: string
   /** Completes once every cache has its first complete list. */
   readonly ready: Effect.Effect<void>
   /** Whether every cache has its first complete list (for a readiness probe). */
   readonly isReady: Effect.Effect<boolean>
-  readonly primaries: Store<P>
+  /** The cache of primaries, as stored (decoded on demand through `decodeObject`). */
+  readonly primaries: Store
   readonly queue: WorkQueue
   /** The reconcile loop, to run under a Manager (leader-only by default). */
   readonly runnable: Runnable
@@ -63,9 +64,9 @@ export interface Controller<P extends KubeObject = KubeObject> {
  * Builds the controller: its caches start watching in the enclosing scope right away (so a
  * standby replica is warm when it becomes leader); its workers run when `runnable` runs.
  */
-export const make = Effect.fnUntraced(function* <P extends KubeObject>(
-  options: ControllerOptions<P>
-): Effect.fn.Return<Controller<P>, never, Client | Scope.Scope> {
+export const make = Effect.fnUntraced(function* <P extends KubeObject, D>(
+  options: ControllerOptions<P, D>
+): Effect.fn.Return<Controller, never, Client | Scope.Scope> {
   const { reconciler } = options
   const primaryType = reconciler.primary
   const references = reconciler.references ?? []
@@ -74,10 +75,11 @@ export const make = Effect.fnUntraced(function* <P extends KubeObject>(
   // before its watcher starts, so no change is missed.
   const types = kindsOf(reconciler)
   const stores = new Map<string, Store>()
-  for (const type of types) stores.set(typeKey(type), yield* makeStore())
+  const managers = new Set([reconciler.name])
+  for (const type of types) stores.set(typeKey(type), yield* makeStore({ managers, type }))
   const storeOf = (apiVersion: string, kind: string) => stores.get(`${groupOf(apiVersion)}/${kind}`)
   // biome-ignore lint/style/noNonNullAssertion: the primary's store was made just above.
-  const primaries = stores.get(typeKey(primaryType))! as unknown as Store<P>
+  const primaries = stores.get(typeKey(primaryType))!
   const snapshotFrom = caches(new Map([...stores].map(([key, store]) => [key, store.cache])), reconciler)
 
   const queue = yield* makeQueue({ name: reconciler.name })
@@ -133,37 +135,27 @@ export const make = Effect.fnUntraced(function* <P extends KubeObject>(
   }
 
   const reconcile = Effect.fnUntraced(function* (key: ObjectKey) {
-    const primary = primaries.cache.get(key)
-    if (primary === undefined) return Outcome.done
+    if (primaries.cache.get(key) === undefined) return Outcome.done
     const nowMillis = yield* Clock.currentTimeMillis
-    const now = new Date(nowMillis).toISOString()
-    const decided = plan(reconciler, observe(primary, snapshotFrom), now)
-    const contextFor = (observed: P) => ({
-      controller: reconciler.name,
-      instance,
-      types: registry,
-      primary: observed,
-      writeThrough,
-      now: formatMicroTime(nowMillis)
+    const eventTime = formatMicroTime(nowMillis)
+    const reconciled = yield* Reconcile.reconcile(reconciler, {
+      now: new Date(nowMillis).toISOString(),
+      snapshot: Effect.sync(() => {
+        const primary = primaries.cache.get(key)
+        return primary === undefined ? undefined : observe(primary, snapshotFrom)
+      }),
+      execute: (actions, snapshot) =>
+        execute(actions, {
+          controller: reconciler.name,
+          instance,
+          types: registry,
+          primary: snapshot.primary,
+          writeThrough,
+          now: eventTime
+        })
     })
-    if (decided.actions.some((action) => action._tag === "Apply")) {
-      // Children first; the status from a plan that sees them (see the module comment).
-      yield* execute(
-        decided.actions.filter((action) => action._tag !== "PatchStatus"),
-        contextFor(primary)
-      )
-      const written = primaries.cache.get(key)
-      if (written !== undefined) {
-        const status = plan(reconciler, observe(written, snapshotFrom), now).actions.filter(
-          (action) => action._tag === "PatchStatus"
-        )
-        if (status.length > 0) yield* execute(status, contextFor(written))
-      }
-    } else if (decided.actions.length > 0) {
-      yield* execute(decided.actions, contextFor(primary))
-    }
-    const requeue = decided.actions.find((action) => action._tag === "Requeue")
-    return requeue === undefined ? Outcome.done : Outcome.requeueAfter(requeue.afterMillis)
+    const after = reconciled.requeueAfterMillis
+    return after === undefined ? Outcome.done : Outcome.requeueAfter(after)
   })
 
   const runnable = queueRunnable(reconciler.name, queue, {
@@ -175,7 +167,7 @@ export const make = Effect.fnUntraced(function* <P extends KubeObject>(
       )
   })
 
-  const controller: Controller<P> = {
+  const controller: Controller = {
     name: reconciler.name,
     ready,
     isReady,

@@ -10,29 +10,30 @@ import type { KubeError } from "./Errors.ts"
 import { caches, kindsOf, observe, typeKey } from "./Snapshot.ts"
 import { Cache } from "./Store.ts"
 
-export interface DryRun<P extends KubeObject> {
+export interface DryRun<D> {
   /** The primary as read, or undefined when there is none at that key. */
-  readonly primary: P | undefined
-  readonly plan: Plan<P> | undefined
+  readonly primary: KubeObject | undefined
+  readonly plan: Plan<D> | undefined
 }
 
-export const planOnce = Effect.fnUntraced(function* <P extends KubeObject>(
-  reconciler: Reconciler<P>,
+export const planOnce = Effect.fnUntraced(function* <P extends KubeObject, D>(
+  reconciler: Reconciler<P, D>,
   key: ObjectKey
-): Effect.fn.Return<DryRun<P>, KubeError, Client> {
+): Effect.fn.Return<DryRun<D>, KubeError, Client> {
   const client = yield* Client
   const byType = new Map<string, Cache>()
   yield* Effect.forEach(
     kindsOf(reconciler),
     (type) =>
       Effect.map(client.list(type), (list) => {
-        const cache = new Cache()
+        // The reconciler's own managed-fields entry is how the plan knows which fields it owns.
+        const cache = new Cache({ managers: new Set([reconciler.name]), type })
         cache.apply({ _tag: "Restarted", objects: list.items, resourceVersion: list.resourceVersion })
         byType.set(typeKey(type), cache)
       }),
     { concurrency: 4, discard: true }
   )
-  const primary = byType.get(typeKey(reconciler.primary))?.get(key) as P | undefined
+  const primary = byType.get(typeKey(reconciler.primary))?.get(key)
   if (primary === undefined) return { primary, plan: undefined }
   const now = new Date(yield* Clock.currentTimeMillis).toISOString()
   return { primary, plan: plan(reconciler, observe(primary, caches(byType, reconciler)), now) }

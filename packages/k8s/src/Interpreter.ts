@@ -16,6 +16,8 @@
  * - Every object the API server returns is written through to the cache, so the next snapshot
  *   sees this reconcile's own writes even before their watch events arrive (no re-create, no
  *   second status patch).
+ * - Every write names the controller's own field manager (`context.controller`), so two
+ *   controllers in one process own their fields apart and never strip each other's.
  * - Events are best effort: a failed Event is logged, never fails the reconcile.
  */
 import { type Action, groupOf, Kinds, type KubeObject, type ObjectRef, type ResourceType } from "@kleff/core"
@@ -41,6 +43,7 @@ export const EventType: ResourceType = Kinds.Event
 export type WriteThrough = (object: KubeObject) => Effect.Effect<void>
 
 export interface InterpreterContext {
+  /** The controller's name: the field manager of every write. */
   readonly controller: string
   /** The instance writing events (`reportingInstance`): pod or host name. */
   readonly instance: string
@@ -100,23 +103,29 @@ export const execute = Effect.fnUntraced(function* (
   let primary = context.primary
   const primaryType = yield* resolveType(context, primary)
   const remember = (object: KubeObject) => context.writeThrough(object).pipe(Effect.as(object))
+  const asManager = { fieldManager: context.controller }
 
   for (const action of actions) {
     switch (action._tag) {
       case "Apply": {
         const type = yield* resolveType(context, action.object)
         const write = action.create
-          ? client.apply(type, {
-              ...action.object,
-              metadata: { ...action.object.metadata, resourceVersion: createOnlyResourceVersion }
-            })
+          ? client.apply(
+              type,
+              {
+                ...action.object,
+                metadata: { ...action.object.metadata, resourceVersion: createOnlyResourceVersion }
+              },
+              asManager
+            )
           : // The UID the plan compared against: if another object has taken the name since, the API
             // server refuses the apply (uid is immutable) instead of it landing on that object.
             client.apply(
               type,
               action.uid === undefined
                 ? action.object
-                : { ...action.object, metadata: { ...action.object.metadata, uid: action.uid } }
+                : { ...action.object, metadata: { ...action.object.metadata, uid: action.uid } },
+              asManager
             )
         yield* write.pipe(Effect.flatMap(remember))
         break
@@ -130,12 +139,14 @@ export const execute = Effect.fnUntraced(function* (
       }
       case "AddFinalizer":
         primary = yield* client
-          .addFinalizer(primaryType, primary, action.finalizer)
+          .addFinalizer(primaryType, primary, action.finalizer, asManager)
           .pipe(Effect.flatMap(remember))
         break
       case "RemoveFinalizer":
         yield* ignoreNotFound(
-          client.removeFinalizer(primaryType, primary, action.finalizer).pipe(Effect.flatMap(remember))
+          client
+            .removeFinalizer(primaryType, primary, action.finalizer, asManager)
+            .pipe(Effect.flatMap(remember))
         )
         break
       case "PatchStatus":
@@ -143,28 +154,33 @@ export const execute = Effect.fnUntraced(function* (
           .patchStatus(
             primaryType,
             { name: action.ref.name, namespace: action.ref.namespace, uid: action.uid },
-            action.status
+            action.status,
+            asManager
           )
           .pipe(Effect.flatMap(remember))
         break
       case "Event":
         yield* client
-          .create(EventType, {
-            apiVersion: "events.k8s.io/v1",
-            kind: "Event",
-            metadata: {
-              name: eventName(action.regarding, context.now),
-              namespace: eventNamespace(action.regarding)
+          .create(
+            EventType,
+            {
+              apiVersion: "events.k8s.io/v1",
+              kind: "Event",
+              metadata: {
+                name: eventName(action.regarding, context.now),
+                namespace: eventNamespace(action.regarding)
+              },
+              eventTime: context.now,
+              reportingController: `kleff.io/${context.controller}`,
+              reportingInstance: context.instance,
+              action: action.reason,
+              reason: action.reason,
+              note: action.message.slice(0, 1024),
+              type: action.type,
+              regarding: { ...action.regarding, uid: action.uid }
             },
-            eventTime: context.now,
-            reportingController: `kleff.io/${context.controller}`,
-            reportingInstance: context.instance,
-            action: action.reason,
-            reason: action.reason,
-            note: action.message.slice(0, 1024),
-            type: action.type,
-            regarding: { ...action.regarding, uid: action.uid }
-          })
+            asManager
+          )
           .pipe(
             Effect.asVoid,
             Effect.catch((error) =>

@@ -1,5 +1,5 @@
 /**
- * Builds core `Observed` snapshots from caches, one cache per kind. Shared by the Controller (live
+ * Builds core `Snapshot`s from caches, one cache per kind. Shared by the Controller (live
  * caches fed by watches) and the dry run (caches filled by one list each), so both see a primary
  * the same way. Reads caches only; never the API server.
  */
@@ -8,16 +8,18 @@ import {
   type KubeObject,
   keyOfRef,
   type ObjectRef,
-  type Observed,
   type Reconciler,
-  type ResourceType
+  type ResourceType,
+  type Snapshot
 } from "@kleff/core"
 import type { Cache } from "./Store.ts"
 
 export const typeKey = (type: Pick<ResourceType, "group" | "kind">): string => `${type.group}/${type.kind}`
 
 /** Every kind a controller reads: its primary, its owned kinds and the kinds it refers to, once each. */
-export const kindsOf = <P extends KubeObject>(reconciler: Reconciler<P>): ReadonlyArray<ResourceType> => {
+export const kindsOf = <P extends KubeObject, D>(
+  reconciler: Reconciler<P, D>
+): ReadonlyArray<ResourceType> => {
   const types = new Map<string, ResourceType>()
   const referenced = (reconciler.references ?? []).map((reference) => reference.type)
   for (const type of [reconciler.primary, ...reconciler.owned, ...referenced]) types.set(typeKey(type), type)
@@ -31,15 +33,15 @@ export interface Caches {
   readonly owned: ReadonlyArray<Cache>
 }
 
-export const caches = <P extends KubeObject>(
+export const caches = <P extends KubeObject, D>(
   byType: ReadonlyMap<string, Cache>,
-  reconciler: Reconciler<P>
+  reconciler: Reconciler<P, D>
 ): Caches => ({
   of: (apiVersion, kind) => byType.get(`${groupOf(apiVersion)}/${kind}`),
   owned: reconciler.owned.flatMap((type) => byType.get(typeKey(type)) ?? [])
 })
 
-export const observe = <P extends KubeObject>(primary: P, from: Caches): Observed<P> => {
+export const observe = (primary: KubeObject, from: Caches): Snapshot => {
   const uid = primary.metadata.uid
   return {
     primary,

@@ -7,15 +7,26 @@
  * them in one step, so a reader sees either the old complete state or the new one. `Applied` and
  * `Deleted` update the maps and indexes in place, synchronously.
  *
- * Memory: one reference per object; indexes hold key strings, never copies. On ingest the
- * `metadata.managedFields` entry is dropped (set to undefined, which keeps the object's hidden
- * class; it is typically a third of an object's JSON and nothing here reads it) unless
- * `keepManagedFields` is set. Objects are shared with readers: they must be treated as immutable.
+ * Memory: one reference per object; indexes hold key strings, never copies. On ingest
+ * `metadata.managedFields` (typically a third of an object's JSON) is cut down to the `Apply`
+ * entries of the field managers named in `managers` (the controllers that read this cache: their
+ * own entry is how a plan knows which fields it owns), and dropped when none is left. An object of
+ * a type with a schema is decoded on its way in (`decodeObject`, memoised on the object, so a
+ * reconcile reads it decoded without decoding again). Objects are shared with readers: they must
+ * be treated as immutable.
  *
  * It must not talk to the API server (the watcher does) nor decide what a change means (the
  * controller maps changes to primary keys).
  */
-import { controllerUidOf, type KubeObject, keyOf, type ObjectKey, type ResourceType } from "@kleff/core"
+import {
+  controllerUidOf,
+  decodeObject,
+  type KubeObject,
+  keyOf,
+  ManagedFields,
+  type ObjectKey,
+  type ResourceType
+} from "@kleff/core"
 import { Deferred, Effect, PubSub, type Scope, Stream } from "effect"
 import type { Client } from "./Client.ts"
 import { type WatcherEvent, type WatcherOptions, watcher } from "./Watcher.ts"
@@ -40,8 +51,13 @@ export interface StoreOptions<T extends KubeObject = KubeObject> {
    * any other key scans the cache.
    */
   readonly indexLabels?: ReadonlyArray<string> | "all" | undefined
-  /** Keep `metadata.managedFields` on cached objects (dropped by default). */
-  readonly keepManagedFields?: boolean | undefined
+  /**
+   * Which `metadata.managedFields` entries cached objects keep: `"all"`, or the `Apply` entries
+   * of these field managers (default: none).
+   */
+  readonly managers?: ReadonlySet<string> | "all" | undefined
+  /** The objects' type: with a schema, each object is decoded on ingest (the memo reconciles read). */
+  readonly type?: ResourceType<T> | undefined
   /** A further transform on ingest (e.g. drop fields no controller reads). */
   readonly transform?: ((object: T) => T) | undefined
 }
@@ -175,8 +191,9 @@ class Generation<T extends KubeObject> {
 export class Cache<T extends KubeObject = KubeObject> {
   private current: Generation<T>
   private readonly indexLabels: ReadonlySet<string> | "all"
-  private readonly keepManagedFields: boolean
+  private readonly managers: ReadonlySet<string> | "all"
   private readonly transform: ((object: T) => T) | undefined
+  private readonly type: ResourceType<T> | undefined
   private readyFlag = false
 
   constructor(options: StoreOptions<T> = {}) {
@@ -184,8 +201,9 @@ export class Cache<T extends KubeObject = KubeObject> {
       options.indexLabels === undefined || options.indexLabels === "all"
         ? "all"
         : new Set(options.indexLabels)
-    this.keepManagedFields = options.keepManagedFields ?? false
+    this.managers = options.managers ?? new Set()
     this.transform = options.transform
+    this.type = options.type?.schema === undefined ? undefined : options.type
     this.current = new Generation<T>(this.indexLabels)
   }
 
@@ -279,11 +297,18 @@ export class Cache<T extends KubeObject = KubeObject> {
   }
 
   private ingest(object: T): T {
-    if (!this.keepManagedFields && "managedFields" in object.metadata) {
-      // Assigning (rather than deleting) keeps the object's shape and fast properties.
-      ;(object.metadata as { managedFields?: unknown }).managedFields = undefined
+    const entries = object.metadata.managedFields
+    if (this.managers !== "all" && entries !== undefined) {
+      // Assigning (rather than deleting) keeps the object's shape and fast properties. The object
+      // is fresh from the wire and not yet shared, so it is still ours to trim.
+      ;(object.metadata as { managedFields?: unknown }).managedFields = ManagedFields.entriesOf(
+        entries,
+        this.managers
+      )
     }
-    return this.transform === undefined ? object : this.transform(object)
+    const stored = this.transform === undefined ? object : this.transform(object)
+    if (this.type !== undefined) decodeObject(this.type, stored)
+    return stored
   }
 
   private resolve(generation: Generation<T>, keys: Iterable<ObjectKey> | undefined): Array<T> {

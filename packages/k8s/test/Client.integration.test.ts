@@ -39,9 +39,7 @@ describeCluster("Client (real API server)", () => {
 
           const applied = yield* client.apply(ConfigMaps, configMap(ns, "two", { b: "2" }))
           assert.deepStrictEqual(applied.data, { b: "2" })
-          const managers = (
-            applied.metadata as { managedFields?: Array<{ manager: string; operation: string }> }
-          ).managedFields
+          const managers = applied.metadata.managedFields
           assert.isTrue(managers?.some((m) => m.manager === "kleff-test" && m.operation === "Apply"))
 
           const listed = yield* client.list(ConfigMaps, { namespace: ns })

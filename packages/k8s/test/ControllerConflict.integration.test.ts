@@ -20,11 +20,12 @@ import {
 
 const finalizer = "test.kleff.io/conflict-retry"
 
-const keeper: Reconciler = {
+const keeper: Reconciler<KubeObject, undefined> = {
   name: "conflict-retry-test",
   primary: Widgets,
   owned: [],
   finalizer,
+  decide: () => undefined,
   desired: () => ({ objects: [] })
 }
 

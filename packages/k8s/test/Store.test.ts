@@ -118,7 +118,7 @@ describe("Store.Cache", () => {
     const managedFields = (o: KubeObject | undefined) =>
       (o?.metadata as { managedFields?: unknown } | undefined)?.managedFields
     assert.strictEqual(managedFields(cache.get(keyOf(cm("a", "1")))), undefined)
-    const keeping = new Store.Cache({ keepManagedFields: true })
+    const keeping = new Store.Cache({ managers: "all" })
     keeping.apply({ _tag: "Applied", object: cm("a", "1", { managed: true }) })
     assert.isDefined(managedFields(keeping.get(keyOf(cm("a", "1")))))
   })

@@ -1,33 +1,43 @@
 /**
- * The tenant controller as a core `Reconciler`: which kinds it owns, what should exist for a
- * Tenant (`desired`) and what to report about it (`status`). Both are pure and share one decision,
- * `decideTenant`: decode the Tenant, name its namespace, refuse a foreign namespace, resolve its
- * Plan, and only then build the children. Anything that goes wrong is a reason in a condition;
- * while a decision is blocked, the tenant's existing objects are retained, never removed.
- * No I/O here: diffing, ordering, finalizers and writes belong to core and k8s.
+ * The tenant controller as a core `Reconciler`: which kinds it owns, the one decision it takes
+ * about a Tenant (`decideTenant`: name its namespace, refuse a foreign namespace, resolve its
+ * Plan, and only then build the children), what should exist from that decision (`desired`) and
+ * what to report (`status`). A Tenant that does not decode is reported by `invalid`. Anything that
+ * goes wrong is a reason in a condition; while a decision is blocked, the tenant's existing
+ * objects are retained, never removed. No I/O here: decoding, diffing, ordering, finalizers and
+ * writes belong to core and k8s.
  */
 import {
   type ConditionInput,
   type Desired,
-  differs,
+  decodeObject,
+  type InvalidObject,
   isControlledBy,
   isDeleting,
   isOfType,
   type KubeObject,
   keyOf,
   keyOfRef,
+  needsApply,
   type ObjectRef,
   type Observed,
   type Outcome,
   type Reconciler,
   type Reference,
   refOf,
+  type Snapshot,
   type StatusReport
 } from "@kleff/core"
 import { Predicate, Result } from "effect"
 import { apiVersion } from "./api/Group.ts"
-import { decodePlan, type Plan, PlanType } from "./api/Plan.ts"
-import { decodeTenant, decodeTenantStatus, type Tenant, type TenantPhase, TenantType } from "./api/Tenant.ts"
+import { type Plan, PlanType } from "./api/Plan.ts"
+import {
+  decodeTenantStatus,
+  type StoredTenant,
+  type Tenant,
+  type TenantPhase,
+  TenantType
+} from "./api/Tenant.ts"
 import { tenantOwnerClusterRole } from "./desired/Access.ts"
 import {
   allChildren,
@@ -59,8 +69,6 @@ export type TenantConditionType = (typeof tenantConditionTypes)[number]
 
 /** What the controller concluded about one Tenant, before any diffing. */
 export type TenantDecision =
-  /** The Tenant does not decode (the CRD's validation was bypassed or is older than the operator). */
-  | { readonly _tag: "InvalidSpec"; readonly message: string }
   /** The namespace template gives a name that is not a DNS-1123 label. */
   | { readonly _tag: "InvalidNamespaceName"; readonly tenant: Tenant; readonly invalid: InvalidNamespaceName }
   /** A namespace this Tenant does not control already holds the name. */
@@ -92,31 +100,24 @@ export const planRef = (name: string): ObjectRef => ({ apiVersion, kind: PlanTyp
 const namespaceRef = (name: string): ObjectRef => ({ apiVersion: "v1", kind: NamespaceType.kind, name })
 
 /** The names of the namespaces the primary already controls (one, unless something went wrong). */
-const ownedNamespaceNames = (primary: KubeObject, observed: Observed): ReadonlyArray<string> =>
+const ownedNamespaceNames = (primary: KubeObject, observed: Observed<StoredTenant>): ReadonlyArray<string> =>
   observed.owned
     .filter((object) => isOfType(object, NamespaceType) && isControlledBy(object, primary))
     .map((object) => object.metadata.name)
 
-/**
- * Decodes the Tenant without its status (a status the operator wrote is never a reason to stop),
- * then re-attaches the status when it decodes.
- */
-const decodePrimary = (primary: KubeObject): Result.Result<Tenant, string> => {
-  const { status, ...withoutStatus } = primary
-  return Result.map(decodeTenant(withoutStatus), (tenant) => {
-    const decodedStatus = status === undefined ? undefined : Result.getOrUndefined(decodeTenantStatus(status))
-    return decodedStatus === undefined ? tenant : { ...tenant, status: decodedStatus }
-  })
+/** The Tenant with its status when that decodes (a status it cannot read is dropped: it is rewritten). */
+const withReadableStatus = (stored: StoredTenant): Tenant => {
+  const { status, ...tenant } = stored
+  const decoded = status === undefined ? undefined : Result.getOrUndefined(decodeTenantStatus(status))
+  return decoded === undefined ? tenant : { ...tenant, status: decoded }
 }
 
 export const decideTenant = (
-  primary: KubeObject,
-  observed: Observed,
+  observed: Observed<StoredTenant>,
   config: TenantOperatorConfig
 ): TenantDecision => {
-  const decoded = decodePrimary(primary)
-  if (Result.isFailure(decoded)) return { _tag: "InvalidSpec", message: decoded.failure }
-  const tenant = decoded.success
+  const tenant = withReadableStatus(observed.primary)
+  const primary = observed.object
 
   const name = tenantNamespaceName(tenant, config, ownedNamespaceNames(primary, observed))
   if (Result.isFailure(name)) return { _tag: "InvalidNamespaceName", tenant, invalid: name.failure }
@@ -127,8 +128,8 @@ export const decideTenant = (
     return { _tag: "NamespaceConflict", tenant, namespace, existing }
   }
 
-  const planObject = observed.get(planRef(tenant.spec.plan))
-  if (planObject === undefined) {
+  const plan = observed.read(PlanType, tenant.spec.plan)
+  if (plan === undefined) {
     return {
       _tag: "PlanUnresolved",
       tenant,
@@ -137,14 +138,13 @@ export const decideTenant = (
       message: `Plan "${tenant.spec.plan}" does not exist.`
     }
   }
-  const plan = decodePlan(planObject)
   if (Result.isFailure(plan)) {
     return {
       _tag: "PlanUnresolved",
       tenant,
       namespace,
       reason: "InvalidPlan",
-      message: `Plan "${tenant.spec.plan}" is invalid:\n${plan.failure}`
+      message: `Plan "${tenant.spec.plan}" is invalid:\n${plan.failure.message}`
     }
   }
   return {
@@ -159,7 +159,7 @@ export const decideTenant = (
 // ---------------------------------------------------------------------------------------------
 // desired
 
-const desiredFor = (primary: KubeObject, decision: TenantDecision, config: TenantOperatorConfig): Desired => {
+const desiredFor = (decision: TenantDecision, config: TenantOperatorConfig): Desired => {
   const retainEverything: Desired = { objects: [], retain: tenantOwnedTypes(config) }
   switch (decision._tag) {
     case "Resolved":
@@ -170,7 +170,7 @@ const desiredFor = (primary: KubeObject, decision: TenantDecision, config: Tenan
       // Desired only so the planner reports the conflict; a foreign object is never written.
       return {
         objects: [
-          ownedByTenant(primary, {
+          ownedByTenant(decision.tenant, {
             apiVersion: "v1",
             kind: "Namespace",
             metadata: { name: decision.namespace, labels: { [tenantLabel]: decision.tenant.metadata.name } }
@@ -178,7 +178,6 @@ const desiredFor = (primary: KubeObject, decision: TenantDecision, config: Tenan
         ],
         retain: tenantOwnedTypes(config)
       }
-    case "InvalidSpec":
     case "InvalidNamespaceName":
     case "PlanUnresolved":
       return retainEverything
@@ -208,11 +207,14 @@ const expectRef = (ref: ObjectRef): Expected => ({ ref })
 /** What a child looks like in the cache: in place, absent (or not ours), on its way out, or not yet updated. */
 type ChildState = "ready" | "missing" | "deleting" | "outdated"
 
-const childState = (primary: KubeObject, observed: Observed, expected: Expected): ChildState => {
-  const object = observed.get(expected.ref)
+const childState = (primary: KubeObject, snapshot: Snapshot, expected: Expected): ChildState => {
+  const object = snapshot.get(expected.ref)
   if (object === undefined || !isControlledBy(object, primary)) return "missing"
   if (isDeleting(object)) return "deleting"
-  return expected.desired !== undefined && differs(expected.desired, object) ? "outdated" : "ready"
+  // The planner's own test: a value to set, or a field of ours to remove.
+  return expected.desired !== undefined && needsApply(expected.desired, object, tenantControllerName)
+    ? "outdated"
+    : "ready"
 }
 
 const describe = (ref: ObjectRef): string =>
@@ -243,7 +245,7 @@ const firstBlocker = (
         message: `${describe(child.ref)} already exists and does not belong to this Tenant; it is left alone.`
       }
     }
-    const state = childState(primary, outcome.observed, child)
+    const state = childState(primary, outcome.snapshot, child)
     if (state !== "ready")
       return { reason: "Provisioning", message: `${describe(child.ref)} ${stateMessages[state]}.` }
   }
@@ -313,7 +315,7 @@ const namespacedReport = (
   config: TenantOperatorConfig
 ): Report => {
   const { tenant, namespace } = decision
-  const observed = outcome.observed
+  const observed = outcome.snapshot
   const refs = expectedChildRefs(tenant, namespace, config)
   /** The children of a concern: the desired objects when the plan resolved, their places otherwise. */
   const expect = (concern: "plan" | "access" | "isolation" | "mesh"): ReadonlyArray<Expected> =>
@@ -442,20 +444,9 @@ const withoutNamespace = (
   ]
 })
 
-const reportFor = (
-  primary: KubeObject,
-  outcome: Outcome,
-  decision: TenantDecision,
-  config: TenantOperatorConfig
-): Report => {
-  if (outcome.deleting) return deletingReport(primary, outcome)
+const reportFor = (outcome: Outcome, decision: TenantDecision, config: TenantOperatorConfig): Report => {
+  const primary = outcome.snapshot.primary
   switch (decision._tag) {
-    case "InvalidSpec":
-      return {
-        phase: "Failed",
-        namespace: reportedNamespace(primary),
-        conditions: everyCondition("InvalidSpec", `The Tenant is invalid:\n${decision.message}`)
-      }
     case "InvalidNamespaceName":
       return withoutNamespace(
         decision.tenant.status?.namespace,
@@ -477,6 +468,13 @@ const reportFor = (
   }
 }
 
+/** A Tenant that does not decode (its CRD's validation was bypassed, or is older than the operator). */
+const invalidReport = (problem: InvalidObject, primary: KubeObject): Report => ({
+  phase: "Failed",
+  namespace: reportedNamespace(primary),
+  conditions: everyCondition("InvalidSpec", `The Tenant is invalid:\n${problem.message}`)
+})
+
 const statusReport = (report: Report): StatusReport => ({
   fields: {
     ...(report.namespace === undefined ? {} : { namespace: report.namespace }),
@@ -488,37 +486,35 @@ const statusReport = (report: Report): StatusReport => ({
 // ---------------------------------------------------------------------------------------------
 // the reconciler
 
-/** The Tenant controller: a core `Reconciler` that always reports status. */
-export interface TenantReconciler extends Reconciler<Tenant> {
-  readonly status: (primary: Tenant, outcome: Outcome<Tenant>) => StatusReport
-}
-
-/** The Tenant controller for `config`. */
 /** Editing a Plan re-reconciles its Tenants: the ones whose `spec.plan` names it. */
-export const planReference: Reference<Tenant> = {
+export const planReference: Reference = {
   type: PlanType,
   toPrimaries: (plan, tenants) =>
-    tenants.filter((tenant) => tenant.spec?.plan === plan.metadata.name).map(keyOf)
+    tenants
+      .filter((tenant) => {
+        const decoded = decodeObject(TenantType, tenant)
+        return Result.isSuccess(decoded) && decoded.success.spec.plan === plan.metadata.name
+      })
+      .map(keyOf)
 }
 
-export const makeTenantReconciler = (config: TenantOperatorConfig): TenantReconciler => {
-  // desired() and status() see the same snapshot in one reconcile: decide once per snapshot.
-  const decisions = new WeakMap<Observed<Tenant>, TenantDecision>()
-  const decide = (primary: Tenant, observed: Observed<Tenant>): TenantDecision => {
-    const cached = decisions.get(observed)
-    if (cached !== undefined) return cached
-    const decision = decideTenant(primary, observed, config)
-    decisions.set(observed, decision)
-    return decision
-  }
-  return {
-    name: tenantControllerName,
-    primary: TenantType,
-    owned: tenantOwnedTypes(config),
-    references: [planReference],
-    finalizer: namespaceFinalizer,
-    desired: (primary, observed) => desiredFor(primary, decide(primary, observed), config),
-    status: (primary, outcome) =>
-      statusReport(reportFor(primary, outcome, decide(primary, outcome.observed), config))
-  }
-}
+/** The Tenant controller: a core `Reconciler` that always reports status. */
+export type TenantReconciler = Reconciler<StoredTenant, TenantDecision>
+
+/** The Tenant controller for `config`. */
+export const makeTenantReconciler = (config: TenantOperatorConfig): TenantReconciler => ({
+  name: tenantControllerName,
+  primary: TenantType,
+  owned: tenantOwnedTypes(config),
+  references: [planReference],
+  finalizer: namespaceFinalizer,
+  decide: (observed) => decideTenant(observed, config),
+  desired: (decision) => desiredFor(decision, config),
+  status: (decision, outcome) =>
+    statusReport(
+      outcome.deleting || decision === undefined
+        ? deletingReport(outcome.snapshot.primary, outcome)
+        : reportFor(outcome, decision, config)
+    ),
+  invalid: (problem, object) => statusReport(invalidReport(problem, object))
+})

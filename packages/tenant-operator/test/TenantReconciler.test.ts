@@ -4,21 +4,12 @@ import type { Tenant } from "../src/api/Tenant.ts"
 import { defaultConfig, makeConfig } from "../src/desired/Config.ts"
 import { LimitRangeType, ResourceQuotaType } from "../src/desired/ResourceTypes.ts"
 import {
-  decideTenant,
   makeTenantReconciler,
   namespaceFinalizer,
   tenantConditionTypes,
   tenantControllerName
 } from "../src/TenantReconciler.ts"
-import {
-  foreignNamespace,
-  outcomeOf,
-  samplePlan,
-  sampleTenant,
-  snapshot,
-  withSpec,
-  withStatus
-} from "./fixtures.ts"
+import { foreignNamespace, planFor, samplePlan, sampleTenant, withSpec, withStatus } from "./fixtures.ts"
 import {
   clusterWith,
   conditionIn,
@@ -104,10 +95,9 @@ describe("a new Tenant", () => {
   })
 
   it("reports progress on the first reconcile, before anything exists", () => {
-    const observed = snapshot(tenant, [basic])
-    const desired = reconciler.desired(tenant, observed)
-    assert.strictEqual(desired.objects.length, 9)
-    const report = reconciler.status(tenant, outcomeOf(observed, desired))
+    const first = planFor(reconciler, tenant, [basic])
+    assert.strictEqual(first.outcome.desired?.objects.length, 9)
+    const report = first.report ?? assert.fail("no report")
     assert.deepStrictEqual(report.fields, { namespace: "tenant-example-tenant", phase: "Pending" })
     const byType = Object.fromEntries(report.conditions.map((condition) => [condition.type, condition]))
     assert.strictEqual(byType.NamespaceReady?.reason, "NamespaceProvisioning")
@@ -180,7 +170,7 @@ describe("changing a Tenant", () => {
     const edited = editTenant(converged(), (t) => withSpec(t, { username: "renamed" }))
     const observed = Simulator.observe(edited, tenantRef, reconciler)
     if (observed === undefined) return assert.fail("tenant gone")
-    const report = reconciler.status(observed.primary, plan(reconciler, observed, now).outcome)
+    const report = plan(reconciler, observed, now).report ?? assert.fail("no report")
     const summary = Object.fromEntries(report.conditions.map((c) => [c.type, `${c.status} ${c.reason}`]))
     assert.deepStrictEqual(summary, {
       NamespaceReady: "False NamespaceProvisioning",
@@ -220,8 +210,12 @@ describe("the tenant's namespace", () => {
     const cluster = converged()
     const ns = objectIn(cluster, namespaceRef) as KubeObject
     const gone = Simulator.settle(
-      Simulator.applyActions(cluster, [Action.Delete({ ref: namespaceRef, uid: ns.metadata.uid ?? "" })], now)
-        .cluster,
+      Simulator.applyActions(
+        cluster,
+        [Action.Delete({ ref: namespaceRef, uid: ns.metadata.uid ?? "" })],
+        now,
+        tenantControllerName
+      ).cluster,
       now
     )
     assert.isUndefined(objectIn(gone, namespaceRef))
@@ -255,8 +249,8 @@ describe("an unresolvable plan", () => {
   })
 
   it("retains every owned kind, quota and limits included", () => {
-    const observed = snapshot(withSpec(tenant, { plan: "gold" }), [basic])
-    const desired = reconciler.desired(observed.primary, observed)
+    const desired =
+      planFor(reconciler, withSpec(tenant, { plan: "gold" }), [basic]).outcome.desired ?? assert.fail("none")
     assert.deepStrictEqual(desired.objects, [])
     assert.includeMembers([...(desired.retain ?? [])], [ResourceQuotaType, LimitRangeType])
   })
@@ -340,7 +334,7 @@ describe("deleting a Tenant", () => {
     const observed = Simulator.observe(cluster, tenantRef, reconciler)
     if (observed === undefined) return assert.fail("tenant gone")
     const result = plan(reconciler, observed, now)
-    const report = reconciler.status(observed.primary, result.outcome)
+    const report = result.report ?? assert.fail("no report")
     assert.strictEqual(report.fields.phase, "Terminating")
     assert.strictEqual(report.fields.namespace, "tenant-example-tenant")
     assert.isTrue(report.conditions.every((condition) => condition.reason === "Terminating"))
@@ -368,12 +362,11 @@ describe("status for what only the operator can judge", () => {
 
   it("InvalidSpec: a Tenant the CRD should have refused is reported, not crashed on", () => {
     const bad = { ...tenant, spec: { ...tenant.spec, username: "Bad_Name" } }
-    const observed = snapshot(bad, [basic])
-    const decision = decideTenant(bad, observed, defaultConfig)
-    assert.strictEqual(decision._tag, "InvalidSpec")
-    const desired = reconciler.desired(bad, observed)
-    assert.deepStrictEqual(desired.objects, [])
-    const report = reconciler.status(bad, outcomeOf(observed, desired))
+    const result = planFor(reconciler, bad, [basic])
+    assert.isUndefined(result.decision, "nothing is decided about a Tenant that does not decode")
+    assert.deepStrictEqual(result.outcome.desired?.objects, [])
+    assert.includeMembers([...(result.outcome.desired?.retain ?? [])], [ResourceQuotaType, LimitRangeType])
+    const report = result.report ?? assert.fail("no report")
     assert.strictEqual(report.fields.phase, "Failed")
     assert.isTrue(report.conditions.every((condition) => condition.reason === "InvalidSpec"))
     assert.include(report.conditions[0]?.message, `["spec"]["username"]`)
@@ -381,10 +374,7 @@ describe("status for what only the operator can judge", () => {
 
   it("a status written by the operator never blocks decoding", () => {
     const withOddStatus = { ...tenant, status: { namespace: "tenant-example-tenant", phase: "Unheard-of" } }
-    assert.strictEqual(
-      decideTenant(withOddStatus, snapshot(withOddStatus, [basic]), defaultConfig)._tag,
-      "Resolved"
-    )
+    assert.strictEqual(planFor(reconciler, withOddStatus, [basic]).decision?._tag, "Resolved")
   })
 
   it("a child held by someone else is a Conflict on its condition", () => {
@@ -408,7 +398,7 @@ describe("status for what only the operator can judge", () => {
     const observed = Simulator.observe(drifted, tenantRef, reconciler)
     if (observed === undefined) return assert.fail("tenant gone")
     const result = plan(reconciler, observed, now)
-    const report = reconciler.status(observed.primary, result.outcome)
+    const report = result.report ?? assert.fail("no report")
     const planApplied = report.conditions.find((condition) => condition.type === "PlanApplied")
     assert.strictEqual(planApplied?.reason, "Provisioning")
     assert.include(planApplied?.message, "is being updated")
@@ -432,8 +422,7 @@ describe("status for what only the operator can judge", () => {
   })
 
   it("TenantReady is True only when every other condition is, and names the first that is not", () => {
-    const observed = snapshot(tenant, [basic])
-    const report = reconciler.status(tenant, outcomeOf(observed, reconciler.desired(tenant, observed)))
+    const report = planFor(reconciler, tenant, [basic]).report ?? assert.fail("no report")
     const others = report.conditions.filter((condition) => condition.type !== "TenantReady")
     const ready = report.conditions.find((condition) => condition.type === "TenantReady")
     const firstFalse = others.find((condition) => condition.status !== "True")
@@ -444,11 +433,8 @@ describe("status for what only the operator can judge", () => {
 
   it("a sticky status.namespace is kept in every report", () => {
     const reported = withStatus(tenant, { namespace: "tenant-example-tenant" })
-    const observed = snapshot(withSpec(reported, { plan: "gold" }), [basic])
-    const report = reconciler.status(
-      observed.primary,
-      outcomeOf(observed, reconciler.desired(observed.primary, observed))
-    )
+    const report =
+      planFor(reconciler, withSpec(reported, { plan: "gold" }), [basic]).report ?? assert.fail("none")
     assert.strictEqual(report.fields.namespace, "tenant-example-tenant")
   })
 })

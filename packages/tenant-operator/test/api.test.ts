@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Result } from "effect"
-import { decodePlan, PlanType } from "../src/api/Plan.ts"
-import { decodeTenant, TenantType } from "../src/api/Tenant.ts"
+import { decodePlan, Plan, PlanType } from "../src/api/Plan.ts"
+import { decodeTenant, StoredTenant, TenantType } from "../src/api/Tenant.ts"
 import { readYaml } from "./fixtures.ts"
 
 const tenantManifest = () => readYaml("deploy/samples/tenant.yaml") as Record<string, unknown>
@@ -80,14 +80,16 @@ describe("Tenant schema", () => {
     )
   })
 
-  it("names the kind it describes", () => {
-    assert.deepStrictEqual(TenantType, {
+  it("names the kind it describes, and decodes by the stored-Tenant schema", () => {
+    const { schema, ...names } = TenantType
+    assert.deepStrictEqual(names, {
       group: "kleff.kleff.io",
       version: "v1",
       kind: "Tenant",
       plural: "tenants",
       namespaced: false
     })
+    assert.strictEqual(schema, StoredTenant)
   })
 })
 
@@ -149,8 +151,9 @@ describe("Plan schema", () => {
     }
   })
 
-  it("names the kind it describes", () => {
+  it("names the kind it describes, and decodes by the Plan schema", () => {
     assert.strictEqual(PlanType.plural, "plans")
     assert.isFalse(PlanType.namespaced)
+    assert.strictEqual(PlanType.schema, Plan)
   })
 })

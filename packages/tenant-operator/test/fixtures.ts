@@ -1,23 +1,23 @@
 /**
  * Test fixtures: the committed samples (deploy/samples) read as the cluster would hold them, and
- * snapshots built from plain objects — the `Observed` and `Outcome` values the framework hands a
- * reconciler, not a fake API server.
+ * snapshots built from plain objects — the `Snapshot`s the framework plans from, not a fake API
+ * server.
  */
 import { readFileSync } from "node:fs"
 import { fileURLToPath } from "node:url"
 import {
-  type Conflict,
-  type Desired,
   isControlledBy,
   type KubeObject,
   keyOf,
   keyOfRef,
-  type Observed,
-  type Outcome
+  type Plan as Planned,
+  plan,
+  type Snapshot
 } from "@kleff/core"
 import { parse } from "yaml"
 import type { Plan } from "../src/api/Plan.ts"
 import type { Tenant } from "../src/api/Tenant.ts"
+import type { TenantDecision, TenantReconciler } from "../src/TenantReconciler.ts"
 
 export const repoPath = (relative: string): string =>
   fileURLToPath(new URL(`../../../${relative}`, import.meta.url))
@@ -44,10 +44,7 @@ export const withStatus = (tenant: Tenant, status: Tenant["status"]): Tenant =>
   status === undefined ? tenant : { ...tenant, status }
 
 /** The snapshot a controller's cache would give for `primary` when the cluster holds `objects`. */
-export const snapshot = <P extends KubeObject>(
-  primary: P,
-  objects: ReadonlyArray<KubeObject>
-): Observed<P> => {
+export const snapshot = (primary: KubeObject, objects: ReadonlyArray<KubeObject>): Snapshot => {
   const byKey = new Map(objects.map((object) => [keyOf(object), object]))
   return {
     primary,
@@ -56,19 +53,13 @@ export const snapshot = <P extends KubeObject>(
   }
 }
 
-/** An `Outcome` as the planner reports it, for `status()` tests that do not run the planner. */
-export const outcomeOf = <P extends KubeObject>(
-  observed: Observed<P>,
-  desired: Desired | undefined,
-  extra: { readonly conflicts?: ReadonlyArray<Conflict>; readonly remaining?: ReadonlyArray<KubeObject> } = {}
-): Outcome<P> => ({
-  observed,
-  desired,
-  conflicts: extra.conflicts ?? [],
-  blocked: [],
-  deleting: observed.primary.metadata.deletionTimestamp !== undefined,
-  remaining: extra.remaining ?? []
-})
+/** The planner's first plan for `primary` when the cluster holds `objects`: decision, desired objects, report. */
+export const planFor = (
+  reconciler: TenantReconciler,
+  primary: KubeObject,
+  objects: ReadonlyArray<KubeObject>,
+  at = "2025-01-01T00:00:00Z"
+): Planned<TenantDecision> => plan(reconciler, snapshot(primary, objects), at)
 
 /** A namespace nobody in Kleff owns. */
 export const foreignNamespace = (name: string): KubeObject => ({

@@ -9,7 +9,7 @@ import { Action, type Condition, type KubeObject, type ObjectRef, Simulator } fr
 import { Result } from "effect"
 import type { Tenant } from "../src/api/Tenant.ts"
 import type { TenantOperatorConfig } from "../src/desired/Config.ts"
-import { makeTenantReconciler } from "../src/TenantReconciler.ts"
+import { makeTenantReconciler, type TenantDecision, tenantControllerName } from "../src/TenantReconciler.ts"
 
 export const now = "2025-01-01T00:00:00Z"
 
@@ -28,7 +28,7 @@ export const reconcile = (
   config: TenantOperatorConfig,
   name = "example-tenant",
   maxRounds = 8
-): Simulator.Convergence<Tenant> => {
+): Simulator.Convergence<TenantDecision> => {
   const run = Simulator.converge(cluster, tenantRefOf(name), makeTenantReconciler(config), { now, maxRounds })
   assert.isTrue(run.converged, `did not converge within ${maxRounds} rounds`)
   for (const round of run.rounds) {
@@ -62,7 +62,8 @@ export const deleteTenant = (cluster: Simulator.Cluster, name = "example-tenant"
   const result = Simulator.applyAction(
     cluster,
     Action.Delete({ ref: tenantRefOf(name), uid: current.metadata.uid ?? "" }),
-    now
+    now,
+    tenantControllerName
   )
   if (Result.isFailure(result)) return assert.fail(result.failure.message)
   return result.success
@@ -79,6 +80,8 @@ export const conditionIn = (cluster: Simulator.Cluster, type: string, name = "ex
 export const objectIn = (cluster: Simulator.Cluster, ref: ObjectRef): KubeObject | undefined =>
   Simulator.get(cluster, ref)
 
-/** Every write the run planned, in order. */
-export const writesOf = (run: Simulator.Convergence): ReadonlyArray<Action> =>
-  run.rounds.flatMap((round) => round.plan.actions.filter((action) => action._tag !== "Requeue"))
+/** Every write the run made, in order (each reconcile's first plan, then its status re-plan). */
+export const writesOf = (run: Simulator.Convergence<TenantDecision>): ReadonlyArray<Action> =>
+  run.rounds.flatMap((round) =>
+    [...round.plan.actions, ...round.status].filter((action) => action._tag !== "Requeue")
+  )

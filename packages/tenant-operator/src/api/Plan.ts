@@ -88,7 +88,8 @@ export const PlanType: ResourceType<Plan> = {
   version,
   kind: "Plan",
   plural: "plans",
-  namespaced: false
+  namespaced: false,
+  schema: Plan
 }
 
 export const decodePlan = decodeWith(Plan)

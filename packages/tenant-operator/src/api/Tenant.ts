@@ -43,11 +43,15 @@ export const TenantStatus = Schema.Struct({
 })
 export type TenantStatus = typeof TenantStatus.Type
 
-export const Tenant = Schema.Struct({
+const tenantFields = {
   apiVersion: Schema.Literal(apiVersion),
   kind: Schema.Literal("Tenant"),
   metadata: Schema.Struct({ name: Dns1123Label, ...objectMetaFields }),
-  spec: TenantSpec,
+  spec: TenantSpec
+} as const
+
+export const Tenant = Schema.Struct({
+  ...tenantFields,
   status: Schema.optionalKey(TenantStatus)
 }).annotate({
   description: "A Kleff tenant: a namespace for one user, with the quota, access and isolation of a Plan.",
@@ -55,14 +59,22 @@ export const Tenant = Schema.Struct({
 })
 export type Tenant = typeof Tenant.Type
 
-export const TenantType: ResourceType<Tenant> = {
+/**
+ * A Tenant as the controller reads it from its cache: everything but `status` must decode. A
+ * status it cannot read (an older operator's, or edited by hand) is no reason to stop: the
+ * controller writes it anew.
+ */
+export const StoredTenant = Schema.Struct({ ...tenantFields, status: Schema.optionalKey(Schema.Unknown) })
+export type StoredTenant = typeof StoredTenant.Type
+
+export const TenantType: ResourceType<StoredTenant> = {
   group,
   version,
   kind: "Tenant",
   plural: "tenants",
-  namespaced: false
+  namespaced: false,
+  schema: StoredTenant
 }
 
 export const decodeTenant = decodeWith(Tenant)
-export const decodeTenantSpec = decodeWith(TenantSpec)
 export const decodeTenantStatus = decodeWith(TenantStatus)

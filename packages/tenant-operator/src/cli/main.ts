@@ -7,7 +7,7 @@
  */
 import { readFile, writeFile } from "node:fs/promises"
 import { NodeServices } from "@effect/platform-node"
-import { type Action, firstDifference, keyOfType } from "@kleff/core"
+import { type Action, changeOf, type Difference, keyOfType, refOf } from "@kleff/core"
 import { DryRun, Manager } from "@kleff/k8s"
 import { Console, Effect, Logger, Option, Result } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
@@ -154,6 +154,16 @@ const indent = (text: string) =>
     .map((line) => `    ${line}`)
     .join("\n")
 
+/** Why an object is applied: a value to set, a field to remove, or no record of ours on it yet. */
+const describeChange = (difference: Difference): string =>
+  difference.change === "removal" || (difference.change === "digest" && difference.path.startsWith("spec"))
+    ? `: removes ${difference.path} (now ${JSON.stringify(difference.observed)}), which the plan no longer sets`
+    : difference.change === "digest"
+      ? ": what the plan sets for it has changed"
+      : difference.change === "unapplied"
+        ? `: takes ownership of its fields (no apply by ${String(difference.desired)} recorded on it)`
+        : `: ${difference.path} is ${JSON.stringify(difference.observed)}, wants ${JSON.stringify(difference.desired)}`
+
 const plan = Command.make(
   "plan",
   {
@@ -172,21 +182,14 @@ const plan = Command.make(
         yield* Console.log(`Tenant ${input.tenant} is up to date: nothing to change.`)
         return
       }
-      const observed = plan.outcome.observed
+      const snapshot = plan.outcome.snapshot
       yield* Console.log(`Tenant ${input.tenant}: the operator would, in order:`)
       for (const action of plan.actions) {
         const line = describeAction(action, (a) => {
           if (a._tag !== "Apply") return undefined
-          const current = observed.get({
-            apiVersion: a.object.apiVersion,
-            kind: a.object.kind,
-            name: a.object.metadata.name,
-            namespace: a.object.metadata.namespace
-          })
-          const difference = current === undefined ? undefined : firstDifference(a.object, current)
-          return difference === undefined
-            ? undefined
-            : `: ${difference.path} is ${JSON.stringify(difference.observed)}, wants ${JSON.stringify(difference.desired)}`
+          const current = snapshot.get(refOf(a.object))
+          const difference = current === undefined ? undefined : changeOf(a.object, current, reconciler.name)
+          return difference === undefined ? undefined : describeChange(difference)
         })
         yield* Console.log(line)
       }

@@ -7,7 +7,7 @@
  */
 import { readFile } from "node:fs/promises"
 import type { KubeObject, ObjectRef, Observed } from "@kleff/core"
-import { keyOfRef } from "@kleff/core"
+import { keyOfRef, observedOf } from "@kleff/core"
 import { Predicate, Result, Schema } from "effect"
 import { parseAllDocuments } from "yaml"
 import { decodePlan, type Plan } from "../api/Plan.ts"
@@ -82,7 +82,7 @@ const offlineObserved = (tenant: Tenant, plans: ReadonlyArray<Plan>): Observed<T
   const byKey = new Map<string, KubeObject>(
     plans.map((plan) => [keyOfRef(planRef(plan.metadata.name)), plan])
   )
-  return { primary: tenant, owned: [], get: (ref: ObjectRef) => byKey.get(keyOfRef(ref)) }
+  return observedOf({ primary: tenant, owned: [], get: (ref: ObjectRef) => byKey.get(keyOfRef(ref)) }, tenant)
 }
 
 /** Without a UID (a Tenant read from a file, not a cluster) there is nothing to point an owner reference at. */
@@ -102,13 +102,11 @@ export const renderTenantObjects = (
   plans: ReadonlyArray<Plan>,
   config: TenantOperatorConfig
 ): Result.Result<ReadonlyArray<KubeObject>, RenderError> => {
-  const decision = decideTenant(tenant, offlineObserved(tenant, plans), config)
+  const decision = decideTenant(offlineObserved(tenant, plans), config)
   const name = tenant.metadata.name
   switch (decision._tag) {
     case "Resolved":
       return Result.succeed(allChildren(decision.children).map(withoutEmptyOwnerReferences))
-    case "InvalidSpec":
-      return Result.fail(new RenderError({ message: `Tenant ${name} is invalid:\n${decision.message}` }))
     case "InvalidNamespaceName":
       return Result.fail(new RenderError({ message: `Tenant ${name}: ${decision.invalid.message}` }))
     case "NamespaceConflict":
