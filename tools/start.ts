@@ -5,22 +5,45 @@
 // the sample Plans, prints how to reach the cluster and what to try, and runs the operator in the
 // foreground until Ctrl-C. With `--kubeconfig` or KUBECONFIG it runs against that cluster and
 // installs nothing. Flags are passed through to `tenant-operator run`.
+//
+// Stopping: npm passes a SIGINT or SIGTERM it gets on to its script, and the `start` script execs
+// (sh, then tools/toolchain/run.sh) into this process, so the signal arrives here. It is passed on
+// to the operator, which drains, releases its leader Lease and exits; this process then exits with
+// the operator's status. The operator also stops by itself when this process is
+// gone, even killed outright (see packages/tenant-operator/src/cli/ParentLink.ts). The local control
+// plane is left running either way: `npm run cluster -- down` stops it.
 import { spawn } from "node:child_process"
+import { constants } from "node:os"
 import { fileURLToPath } from "node:url"
 import { resolveStateDir, up } from "./cluster/cluster.ts"
 
 const cli = fileURLToPath(new URL("../packages/tenant-operator/src/bin.ts", import.meta.url))
 const samples = fileURLToPath(new URL("../deploy/samples/", import.meta.url))
 
-/** Runs the operator's CLI; resolves with its exit code. Signals reach it through the process group. */
+/** A child's exit as one status, shell style: its code, or 128 + the number of the signal that ended it. */
+const exitStatus = (code: number | null, signal: NodeJS.Signals | null): number =>
+  code ?? 128 + (signal === null ? 0 : constants.signals[signal])
+
+/**
+ * Runs the operator's CLI and resolves with its exit status. While it runs, SIGINT and SIGTERM sent
+ * to this process are passed on to it. It holds an IPC channel to this process: when the channel
+ * closes (this process died), it stops as on SIGTERM.
+ */
 const tenantOperator = (args: ReadonlyArray<string>, env: NodeJS.ProcessEnv = process.env): Promise<number> =>
-  new Promise((resolve) => {
-    const child = spawn(process.execPath, [cli, ...args], { stdio: "inherit", env })
+  new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [cli, ...args], {
+      stdio: ["inherit", "inherit", "inherit", "ipc"],
+      env
+    })
     const forward = (signal: NodeJS.Signals) => child.kill(signal)
     process.on("SIGINT", forward).on("SIGTERM", forward)
+    child.on("error", (error) => {
+      process.off("SIGINT", forward).off("SIGTERM", forward)
+      reject(error)
+    })
     child.on("exit", (code, signal) => {
       process.off("SIGINT", forward).off("SIGTERM", forward)
-      resolve(code ?? (signal === null ? 1 : 0))
+      resolve(exitStatus(code, signal))
     })
   })
 

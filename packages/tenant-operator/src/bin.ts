@@ -2,5 +2,7 @@
 // The `tenant-operator` executable.
 import { Manager } from "@kleff/k8s"
 import { main } from "./cli/main.ts"
+import { stopWithParent } from "./cli/ParentLink.ts"
 
+stopWithParent()
 Manager.runMain(main)
