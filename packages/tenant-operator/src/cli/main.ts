@@ -2,21 +2,23 @@
  * `tenant-operator`: the operator's command line. `run` is the controller manager (flags named as
  * kubebuilder-made operators name them); `crds` prints the CRDs; `plan` shows what the operator
  * would change for one Tenant on the live cluster, without writing; `render` prints a Tenant's
- * child manifests offline. Argument handling only: every command calls into a module that
- * does the work.
+ * child manifests offline. Global flags: `--log-format` (see `Logging.ts`), and effect/cli's
+ * `--log-level`, `--help`, `--version`. Argument handling only: every command calls into a module
+ * that does the work.
  */
 import { readFile, writeFile } from "node:fs/promises"
 import { NodeServices } from "@effect/platform-node"
 import { type Action, changeOf, type Difference, keyOfType, refOf } from "@kleff/core"
 import { DryRun, Manager } from "@kleff/k8s"
-import { Console, Effect, Logger, Option, Result } from "effect"
-import { Argument, Command, Flag } from "effect/cli"
+import { Console, Effect, Option, Result } from "effect"
+import { Argument, CliError, CliOutput, Command, Flag } from "effect/cli"
 import { TenantType } from "../api/Tenant.ts"
 import { makeConfig, type TenantOperatorConfig } from "../desired/Config.ts"
 import { install as installInCluster } from "../Install.ts"
 import { clientLayer, runOperator } from "../Operator.ts"
 import { makeTenantReconciler } from "../TenantReconciler.ts"
 import { crdDirectory, crdFiles, crdsYaml, toYaml } from "./crds.ts"
+import { CommandFailed, logFormat, reportFailure, selectedLogger } from "./Logging.ts"
 import { renderTenantFiles } from "./render.ts"
 
 const kubeconfig = Flag.String("kubeconfig").pipe(
@@ -103,7 +105,7 @@ const run = Command.make(
         ? { namespace: flags.leaderElectionNamespace, name: flags.leaderElectionId }
         : undefined,
       kubeconfig: optionalPath(flags.kubeconfig)
-    })
+    }).pipe(reportFailure)
 ).pipe(Command.withDescription("Run the tenant operator (the controller manager)."))
 
 const crds = Command.make(
@@ -115,13 +117,18 @@ const crds = Command.make(
     )
   },
   ({ write }) =>
-    write
-      ? Effect.forEach(crdFiles(), (file) =>
-          Effect.promise(() => writeFile(`${crdDirectory}${file.name}`, file.content)).pipe(
-            Effect.andThen(Console.log(`wrote ${crdDirectory}${file.name}`))
+    reportFailure(
+      write
+        ? Effect.forEach(
+            crdFiles(),
+            (file) =>
+              Effect.promise(() => writeFile(`${crdDirectory}${file.name}`, file.content)).pipe(
+                Effect.andThen(Console.log(`wrote ${crdDirectory}${file.name}`))
+              ),
+            { discard: true }
           )
-        )
-      : Effect.sync(() => process.stdout.write(crdsYaml()))
+        : Effect.sync(() => void process.stdout.write(crdsYaml()))
+    )
 ).pipe(Command.withDescription("Print the Tenant and Plan CustomResourceDefinitions."))
 
 const describeAction = (action: Action, observedOf: (object: Action) => string | undefined): string => {
@@ -193,7 +200,7 @@ const plan = Command.make(
         })
         yield* Console.log(line)
       }
-    }).pipe(Effect.provide(clientLayer(optionalPath(input.kubeconfig))))
+    }).pipe(Effect.provide(clientLayer(optionalPath(input.kubeconfig))), reportFailure)
 ).pipe(
   Command.withDescription(
     "Show what the operator would change for a Tenant on the live cluster, without writing."
@@ -225,7 +232,7 @@ const render = Command.make(
       const rendered = renderTenantFiles(tenant, plans, configFrom(input))
       if (Result.isFailure(rendered)) return yield* Effect.fail(new Error(rendered.failure.message))
       yield* Effect.sync(() => process.stdout.write(rendered.success))
-    })
+    }).pipe(reportFailure)
 ).pipe(Command.withDescription("Print the manifests the operator would create for Tenants, offline."))
 
 const install = Command.make(
@@ -239,7 +246,8 @@ const install = Command.make(
   },
   (input) =>
     installInCluster({ samples: input.samples }).pipe(
-      Effect.provide(clientLayer(optionalPath(input.kubeconfig)))
+      Effect.provide(clientLayer(optionalPath(input.kubeconfig))),
+      reportFailure
     )
 ).pipe(
   Command.withDescription(
@@ -249,13 +257,29 @@ const install = Command.make(
 
 const tenantOperator = Command.make("tenant-operator").pipe(
   Command.withDescription("The Kleff tenant operator: a namespace, quota, access and isolation per Tenant."),
-  Command.withSubcommands([run, install, crds, plan, render])
+  Command.withSubcommands([run, install, crds, plan, render]),
+  Command.provide(selectedLogger),
+  Command.withGlobalFlags([logFormat])
 )
 
-/** The whole CLI, reading `process.argv`. Failures are printed by the CLI module and exit non-zero. */
+/** effect/cli prints usage errors with the help, but not a bad value of a global setting (`--log-format xml`). */
+const isUnprintedUsageError = (error: unknown): error is CliError.CliError =>
+  CliError.isCliError(error) && error._tag !== "ShowHelp" && error._tag !== "UserError"
+
+const printUsageError = (error: CliError.CliError) =>
+  Effect.gen(function* () {
+    const formatter = yield* CliOutput.Formatter
+    yield* Console.error(formatter.formatErrors([error]))
+    return yield* new CommandFailed({ message: error.message })
+  })
+
+/**
+ * The whole CLI, reading `process.argv`. Usage errors are printed on stderr as effect/cli prints
+ * them, a command's failure is logged once (`reportFailure`); either way the process exits 1.
+ */
 export const main: Effect.Effect<void, unknown> = tenantOperator.pipe(
   Command.run({ version: "0.1.0" }),
-  Effect.provide(Logger.layer([Logger.consoleJson])),
+  Effect.catchIf(isUnprintedUsageError, printUsageError),
   Effect.provide(NodeServices.layer)
 )
 

@@ -1,6 +1,6 @@
 /**
- * The end-to-end harness: the operator's own CLI started as a separate process (its JSON log
- * captured, stopped with SIGTERM), and `kubectl` run the way a user runs it. Both take the
+ * The end-to-end harness: the operator's own CLI started as a separate process (its JSON log on
+ * stderr captured, stopped with SIGTERM), and `kubectl` run the way a user runs it. Both take the
  * kubeconfig they use as an argument, so the operator can run with one identity (say, the deploy
  * ServiceAccount's) while kubectl drives the cluster as an administrator.
  * Nothing here talks to the API server itself or imitates it: what a test sees, a user could see.
@@ -124,7 +124,7 @@ export class Kubectl {
 // ---------------------------------------------------------------------------------------------
 // the operator process
 
-/** One line of the operator's JSON log (Effect's `Logger.consoleJson`). */
+/** One line of the operator's JSON log (Effect's `Logger.formatJson`, one object a line on stderr). */
 export interface LogLine {
   readonly message: unknown
   readonly level: string
@@ -142,11 +142,11 @@ export interface OperatorProcess {
   readonly pid: number
   /** The /healthz and /readyz server, from the operator's own log. */
   readonly healthUrl: string
-  /** Every JSON line the operator has written to stdout so far. */
+  /** Every JSON log line the operator has written (to stderr) so far. */
   readonly logs: () => ReadonlyArray<LogLine>
   /** The log lines at level ERROR or FATAL. */
   readonly errors: () => ReadonlyArray<LogLine>
-  /** Everything it wrote, stdout then stderr, for failure messages. */
+  /** Everything it wrote, stderr (its log) then stdout, for failure messages. */
   readonly output: () => string
   /** Resolves when the process has exited. */
   readonly exited: Promise<OperatorExit>
@@ -213,8 +213,13 @@ export const startOperator = async (options: OperatorOptions): Promise<OperatorP
   let stderr = ""
   let partial = ""
   let healthUrl: string | undefined
+  // `run` prints nothing on stdout: anything there is kept, and counted as an error.
   child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
     stdout += chunk
+    logs.push({ message: chunk, level: "ERROR", annotations: { stdout: true } })
+  })
+  child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
+    stderr += chunk
     const lines = (partial + chunk).split("\n")
     partial = lines.pop() ?? ""
     for (const line of lines) {
@@ -232,9 +237,6 @@ export const startOperator = async (options: OperatorOptions): Promise<OperatorP
       if (match?.[1] !== undefined) healthUrl = match[1]
     }
   })
-  child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
-    stderr += chunk
-  })
   const exited = new Promise<OperatorExit>((resolve) => {
     child.on("exit", (code, signal) => {
       running.delete(child)
@@ -245,7 +247,7 @@ export const startOperator = async (options: OperatorOptions): Promise<OperatorP
   void exited.then((exit) => {
     hasExited = exit
   })
-  const output = () => `${stdout}${stderr === "" ? "" : `\n--- stderr ---\n${stderr}`}`
+  const output = () => `${stderr}${stdout === "" ? "" : `\n--- stdout ---\n${stdout}`}`
 
   const deadline = Date.now() + (options.readyTimeoutMillis ?? 60_000)
   for (;;) {
