@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Result } from "effect"
 import { parseAllDocuments } from "yaml"
-import { parseRenderArguments, renderTenant, renderTenantFiles } from "../src/cli/render.ts"
+import { renderTenant, renderTenantFiles } from "../src/cli/render.ts"
 import { makeConfig } from "../src/desired/Config.ts"
 import { readRepoFile } from "./fixtures.ts"
 
@@ -106,35 +106,5 @@ describe("renderTenant", () => {
       )
     )
     assert.include(message, "not a valid namespace name")
-  })
-})
-
-describe("render arguments", () => {
-  it("take a tenant file, one or more plan files and the operator's options", () => {
-    const parsed = parseRenderArguments([
-      "t.yaml",
-      "--plan",
-      "a.yaml",
-      "--plan",
-      "b.yaml",
-      "--gatekeeper",
-      "--user-prefix",
-      "oidc:"
-    ])
-    assert.isTrue(Result.isSuccess(parsed))
-    if (Result.isSuccess(parsed)) {
-      assert.strictEqual(parsed.success.tenantFile, "t.yaml")
-      assert.deepStrictEqual(parsed.success.planFiles, ["a.yaml", "b.yaml"])
-      assert.isTrue(parsed.success.config.gatekeeper.enabled)
-      assert.strictEqual(parsed.success.config.userPrefix, "oidc:")
-    }
-  })
-
-  it("print usage when something is missing or unknown", () => {
-    for (const argv of [[], ["t.yaml"], ["t.yaml", "--plan"], ["t.yaml", "--plan", "p", "--nope"]]) {
-      const parsed = parseRenderArguments(argv)
-      assert.isTrue(Result.isFailure(parsed))
-      if (Result.isFailure(parsed)) assert.include(parsed.failure.message, "usage: render")
-    }
   })
 })

@@ -1,17 +1,20 @@
 /**
- * `crds`: prints the Tenant and Plan CRDs generated from their schemas, or with `--write` updates
- * the committed copies in `deploy/crds/`. `crdFiles()` is the pure part (what the files should
- * hold); only `main` touches the file system. Run: `node packages/tenant-operator/src/cli/crds.ts [--write]`.
+ * `tenant-operator crds [--write]`: prints the Tenant and Plan CRDs generated from their schemas,
+ * or updates the committed copies in `deploy/crds/`. `crdFiles()` is the pure part (what the files
+ * should hold); only the command's handler touches the file system or stdout.
  */
 import { writeFile } from "node:fs/promises"
 import { fileURLToPath } from "node:url"
 import type { KubeObject } from "@kleff/core"
+import { Console, Effect } from "effect"
+import { Command, Flag } from "effect/cli"
 import { stringify } from "yaml"
 import { planCrd, tenantCrd } from "../api/crds.ts"
 import { group } from "../api/Group.ts"
+import { reportFailure } from "./Logging.ts"
 
 /** The command that regenerates the committed CRDs (quoted in the drift test's failure). */
-export const regenerateCommand = "node packages/tenant-operator/src/cli/crds.ts --write"
+export const regenerateCommand = "node packages/tenant-operator/src/bin.ts crds --write"
 
 /** The repository's `deploy/crds/` directory. */
 export const crdDirectory = fileURLToPath(new URL("../../../../deploy/crds/", import.meta.url))
@@ -42,16 +45,28 @@ export const crdsYaml = (): string =>
     .map((file) => file.content)
     .join("---\n")
 
-export const main = async (argv: ReadonlyArray<string>): Promise<void> => {
-  if (argv.includes("--write")) {
-    for (const file of crdFiles()) {
+const writeCrdFiles = Effect.suspend(() =>
+  Effect.forEach(
+    crdFiles(),
+    (file) => {
       const path = `${crdDirectory}${file.name}`
-      await writeFile(path, file.content)
-      process.stdout.write(`wrote ${path}\n`)
-    }
-  } else {
-    process.stdout.write(crdsYaml())
-  }
-}
+      return Effect.tryPromise({
+        try: () => writeFile(path, file.content),
+        catch: (error) => new Error(`cannot write ${path}: ${error instanceof Error ? error.message : error}`)
+      }).pipe(Effect.andThen(Console.log(`wrote ${path}`)))
+    },
+    { discard: true }
+  )
+)
 
-if (import.meta.main) await main(process.argv.slice(2))
+export const crdsCommand = Command.make(
+  "crds",
+  {
+    write: Flag.Boolean("write").pipe(
+      Flag.withDescription(`Write them to ${crdDirectory} instead of printing.`),
+      Flag.withDefault(false)
+    )
+  },
+  ({ write }) =>
+    reportFailure(write ? writeCrdFiles : Effect.sync(() => void process.stdout.write(crdsYaml())))
+).pipe(Command.withDescription("Print the Tenant and Plan CustomResourceDefinitions."))

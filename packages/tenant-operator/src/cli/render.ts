@@ -1,21 +1,24 @@
 /**
- * `render <tenant.yaml> --plan <plans.yaml>`: the manifests the operator would create for a
- * Tenant, offline, as one multi-document YAML stream (for GitOps review or `kubectl apply
- * --dry-run=server`). `renderTenant` is the pure part and runs the very decision the controller
- * runs, against a cluster that holds nothing but the given Plans; `main` only reads files and
- * prints. Run: `node packages/tenant-operator/src/cli/render.ts <tenant.yaml> --plan <plans.yaml>`.
+ * `tenant-operator render <tenant.yaml> --plan <plans.yaml>…`: the manifests the operator would
+ * create for Tenants, offline, as one multi-document YAML stream (for GitOps review or `kubectl
+ * apply --dry-run=server`). `renderTenantFiles` is the pure part and runs the very decision the
+ * controller runs, against a cluster that holds nothing but the given Plans; the command's handler
+ * only reads the files and prints.
  */
 import { readFile } from "node:fs/promises"
 import type { KubeObject, ObjectRef, Observed } from "@kleff/core"
 import { keyOfRef, observedOf } from "@kleff/core"
-import { Predicate, Result, Schema } from "effect"
+import { Effect, Predicate, Result, Schema } from "effect"
+import { Argument, Command, Flag } from "effect/cli"
 import { parseAllDocuments } from "yaml"
 import { decodePlan, type Plan } from "../api/Plan.ts"
 import { decodeTenant, type Tenant } from "../api/Tenant.ts"
 import { allChildren } from "../desired/Children.ts"
-import { defaultConfig, makeConfig, type TenantOperatorConfig } from "../desired/Config.ts"
+import { defaultConfig, type TenantOperatorConfig } from "../desired/Config.ts"
 import { decideTenant, planRef } from "../TenantReconciler.ts"
 import { toYaml } from "./crds.ts"
+import { configFrom, tenantConfigFlags } from "./Flags.ts"
+import { reportFailure } from "./Logging.ts"
 
 export class RenderError extends Schema.TaggedError<RenderError>()("RenderError", {
   message: Schema.String
@@ -174,87 +177,32 @@ export const renderTenant = (
     config
   )
 
-const usage =
-  "usage: render <tenant.yaml> --plan <plans.yaml> [--plan <more-plans.yaml>…] [--namespace-template <template>] [--user-prefix <prefix>] [--mesh] [--gatekeeper]"
+const readManifestFile = (file: string): Effect.Effect<ManifestFile, RenderError> =>
+  Effect.tryPromise({
+    try: () => readFile(file, "utf8"),
+    catch: (error) =>
+      new RenderError({
+        message: `cannot read ${file}: ${Predicate.isError(error) ? error.message : String(error)}`
+      })
+  }).pipe(Effect.map((source) => ({ file, source })))
 
-/** Parses argv (no I/O). */
-export const parseRenderArguments = (
-  argv: ReadonlyArray<string>
-): Result.Result<
+export const renderCommand = Command.make(
+  "render",
   {
-    readonly tenantFile: string
-    readonly planFiles: ReadonlyArray<string>
-    readonly config: TenantOperatorConfig
+    tenantFile: Argument.String("tenant.yaml").pipe(
+      Argument.withDescription("File with one or more Tenants.")
+    ),
+    planFiles: Flag.String("plan").pipe(
+      Flag.withDescription("File with the Plans the Tenants use (repeatable)."),
+      Flag.atLeast(1)
+    ),
+    ...tenantConfigFlags
   },
-  RenderError
-> => {
-  const positional: Array<string> = []
-  const planFiles: Array<string> = []
-  const options = new Map<string, string>()
-  const flags = new Set<string>()
-  for (let index = 0; index < argv.length; index++) {
-    const argument = argv[index] ?? ""
-    if (argument === "--mesh" || argument === "--gatekeeper") flags.add(argument)
-    else if (argument === "--plan" || argument === "--namespace-template" || argument === "--user-prefix") {
-      const value = argv[index + 1]
-      if (value === undefined)
-        return Result.fail(new RenderError({ message: `${argument} needs a value\n${usage}` }))
-      if (argument === "--plan") planFiles.push(value)
-      else options.set(argument, value)
-      index++
-    } else if (argument.startsWith("--")) {
-      return Result.fail(new RenderError({ message: `unknown option ${argument}\n${usage}` }))
-    } else positional.push(argument)
-  }
-  const tenantFile = positional[0]
-  if (tenantFile === undefined || planFiles.length === 0 || positional.length > 1) {
-    return Result.fail(new RenderError({ message: usage }))
-  }
-  const namespaceTemplate = options.get("--namespace-template")
-  const userPrefix = options.get("--user-prefix")
-  return Result.succeed({
-    tenantFile,
-    planFiles,
-    config: makeConfig({
-      ...(namespaceTemplate === undefined ? {} : { namespaceTemplate }),
-      ...(userPrefix === undefined ? {} : { userPrefix }),
-      mesh: { enabled: flags.has("--mesh") },
-      gatekeeper: { enabled: flags.has("--gatekeeper") }
-    })
-  })
-}
-
-const readText = async (path: string): Promise<Result.Result<string, RenderError>> => {
-  try {
-    return Result.succeed(await readFile(path, "utf8"))
-  } catch (error) {
-    const reason = Predicate.isError(error) ? error.message : String(error)
-    return Result.fail(new RenderError({ message: `cannot read ${path}: ${reason}` }))
-  }
-}
-
-export const main = async (argv: ReadonlyArray<string>): Promise<number> => {
-  const fail = (error: RenderError) => {
-    process.stderr.write(`render: ${error.message}\n`)
-    return 1
-  }
-  const parsed = parseRenderArguments(argv)
-  if (Result.isFailure(parsed)) return fail(parsed.failure)
-  const { tenantFile, planFiles, config } = parsed.success
-  const read = async (file: string): Promise<Result.Result<ManifestFile, RenderError>> =>
-    Result.map(await readText(file), (source) => ({ file, source }))
-  const tenant = await read(tenantFile)
-  if (Result.isFailure(tenant)) return fail(tenant.failure)
-  const plans: Array<ManifestFile> = []
-  for (const planFile of planFiles) {
-    const plan = await read(planFile)
-    if (Result.isFailure(plan)) return fail(plan.failure)
-    plans.push(plan.success)
-  }
-  const rendered = renderTenantFiles(tenant.success, plans, config)
-  if (Result.isFailure(rendered)) return fail(rendered.failure)
-  process.stdout.write(rendered.success)
-  return 0
-}
-
-if (import.meta.main) process.exitCode = await main(process.argv.slice(2))
+  (input) =>
+    Effect.gen(function* () {
+      const tenant = yield* readManifestFile(input.tenantFile)
+      const plans = yield* Effect.forEach(input.planFiles, readManifestFile)
+      const rendered = yield* Effect.fromResult(renderTenantFiles(tenant, plans, configFrom(input)))
+      yield* Effect.sync(() => process.stdout.write(rendered))
+    }).pipe(reportFailure)
+).pipe(Command.withDescription("Print the manifests the operator would create for Tenants, offline."))
