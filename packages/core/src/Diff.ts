@@ -8,8 +8,11 @@
  *   elements are not ours to compare), a set by membership, an atomic list element by element
  *   with equal length. Metadata compares labels, annotations and finalizers as subsets and owner
  *   references by UID; `status` is never compared (apply does not write it).
- * - ownership (`changeOf`): the controller's own entry holds no field it no longer desires, and it
- *   has an entry at all (an object it never applied cannot tell what it owns).
+ * - ownership (`changeOf`): the controller has an `Apply` entry at all (an object it never applied
+ *   cannot tell what it owns), and the digest of what it desires (`Digest`) is the one it stamped
+ *   at its last apply. Equal digests mean nothing it owns can be unwanted (an apply's entry holds
+ *   only the fields it sent, and other managers can only take fields away); a changed digest is a
+ *   write, explained by the first owned field no longer desired (`ManagedFields.firstUnwanted`).
  *
  * Pure and allocation-free on the matching path: this runs for every child of every primary on
  * every resync. Must not decide what to do about a difference: that is `Plan`.
@@ -294,28 +297,30 @@ export const changeOf = (
   if (owned === undefined) {
     return { path: "metadata.managedFields", desired: manager, observed: undefined, change: "unapplied" }
   }
+  // The digest is part of the values compared: when it matches, what is desired now is what was
+  // applied last, and an apply's entry holds only fields it sent, so no owned field can be
+  // unwanted. The walk of the entry is needed only to explain a changed digest.
   if (fast) {
-    if (!objectMatches(desired, observed, owned, undefined))
-      return { path: "", desired: undefined, observed: undefined }
-  } else {
-    const difference = firstDifference(desired, observed, owned)
-    if (difference?.path.startsWith(`metadata.annotations["${desiredDigestAnnotation(manager)}"]`)) {
-      const extra = firstExtra(desired, observed, [])
-      return extra === undefined
-        ? { ...difference, change: "digest" }
-        : { path: renderPath(extra.path), desired: undefined, observed: extra.value, change: "digest" }
-    }
-    if (difference !== undefined) return difference
+    return objectMatches(desired, observed, owned, undefined)
+      ? undefined
+      : { path: "", desired: undefined, observed: undefined }
   }
+  const difference = firstDifference(desired, observed, owned)
+  if (difference?.path.startsWith(`metadata.annotations["${desiredDigestAnnotation(manager)}"]`) !== true)
+    return difference
   const unwanted = firstUnwanted(owned, desired)
-  return unwanted === undefined
-    ? undefined
-    : {
-        path: unwanted.path,
-        desired: undefined,
-        observed: valueAt(observed, unwanted.segments),
-        change: "removal"
-      }
+  if (unwanted !== undefined) {
+    return {
+      path: unwanted.path,
+      desired: undefined,
+      observed: valueAt(observed, unwanted.segments),
+      change: "removal"
+    }
+  }
+  const extra = firstExtra(desired, observed, [])
+  return extra === undefined
+    ? { ...difference, change: "digest" }
+    : { path: renderPath(extra.path), desired: undefined, observed: extra.value, change: "digest" }
 }
 
 /** The first field `observed` has below a body field and `desired` lacks, for explanations only (server defaults count too). */

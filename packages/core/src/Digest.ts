@@ -6,8 +6,8 @@
  * server defaulted there. With the digest, any change to what the controller desires is exactly
  * one apply, and defaults never are (they are not in the digest).
  *
- * The digest is FNV-1a (64-bit, as two 32-bit halves) of the desired object's JSON, which is
- * stable because `desired()` is deterministic. Not a security measure: anyone who can edit the
+ * The digest is a double 32-bit FNV-1a of the desired object's JSON, which is stable because
+ * `desired()` is deterministic. Not a security measure: anyone who can edit the
  * object can edit the annotation, and that is drift the next plan repairs.
  *
  * Pure. Must not read the observed object: only what the controller sends.
@@ -20,20 +20,20 @@ import type { KubeObject } from "./Object.ts"
  */
 export const desiredDigestAnnotation = (manager: string): string => `desired-digest.kleff.io/${manager}`
 
-/** FNV-1a over a string's UTF-16 code units, 64 bits as two 32-bit halves, in hex. */
+/**
+ * FNV-1a over a string's UTF-16 code units, twice in 32 bits (the standard offset basis, and a
+ * second, different basis), as 16 hex digits: 64 bits of digest at the cost of two multiplications
+ * a character, which matters on the resync path (every child, every reconcile).
+ */
 export const fnv1a64 = (text: string): string => {
-  // 64-bit FNV-1a in two 32-bit halves: offset basis 0xcbf29ce484222325, prime 0x100000001b3.
-  let hi = 0xcbf29ce4
-  let lo = 0x84222325
+  let a = 0x811c9dc5
+  let b = 0x2f9bd0d3
   for (let i = 0; i < text.length; i++) {
-    lo ^= text.charCodeAt(i)
-    // (hi, lo) *= 0x100000001b3 = (hi, lo) * 0x1b3 + (lo << 40), modulo 2^64
-    const loProduct = (lo >>> 0) * 0x1b3
-    const carry = Math.floor(loProduct / 0x100000000)
-    hi = (Math.imul(hi, 0x1b3) + carry + (lo << 8)) >>> 0
-    lo = loProduct >>> 0
+    const code = text.charCodeAt(i)
+    a = Math.imul(a ^ code, 0x01000193)
+    b = Math.imul(b ^ code, 0x01000193)
   }
-  return hi.toString(16).padStart(8, "0") + lo.toString(16).padStart(8, "0")
+  return (a >>> 0).toString(16).padStart(8, "0") + (b >>> 0).toString(16).padStart(8, "0")
 }
 
 /** The digest of `desired` as the controller builds it (before the digest annotation is added). */

@@ -108,12 +108,21 @@ const keyText = (json: string): string => {
     : json
 }
 
+/** Parsed `k:`/`v:` segments: the same few (an owner's UID, a container's name) recur on every resync. */
+const parsed = new Map<string, unknown>()
+
 const parseJson = (text: string): unknown => {
+  const known = parsed.get(text)
+  if (known !== undefined || parsed.has(text)) return known
+  let value: unknown
   try {
-    return JSON.parse(text)
+    value = JSON.parse(text)
   } catch {
-    return undefined
+    value = undefined
   }
+  if (parsed.size >= 10_000) parsed.clear()
+  parsed.set(text, value)
+  return value
 }
 
 /** Structural equality of JSON values. */
@@ -173,7 +182,9 @@ const absent = (value: unknown): boolean => value === undefined || value === nul
  * Where the shapes disagree (a desired scalar or atomic list under an owned node with children)
  * the node counts as desired: only a field the controller plainly dropped is reported.
  */
-const unwanted = (owned: FieldsV1, desired: unknown, segments: Array<string>, top: boolean): boolean => {
+type Level = "top" | "metadata" | "below"
+
+const unwanted = (owned: FieldsV1, desired: unknown, segments: Array<string>, level: Level): boolean => {
   for (const segment in owned) {
     if (segment === ".") continue
     const below = owned[segment] as FieldsV1
@@ -181,7 +192,8 @@ const unwanted = (owned: FieldsV1, desired: unknown, segments: Array<string>, to
     const rest = segment.slice(2)
     let next: unknown
     if (tag === "f:") {
-      if (top && unrecordedTop.has(rest)) continue
+      if (level === "top" && unrecordedTop.has(rest)) continue
+      if (level === "metadata" && unrecordedMetadata.has(rest)) continue
       if (!Predicate.isObject(desired) || Array.isArray(desired)) continue
       next = (desired as Record<string, unknown>)[rest]
     } else if (tag === "k:") {
@@ -198,21 +210,11 @@ const unwanted = (owned: FieldsV1, desired: unknown, segments: Array<string>, to
     } else continue
     segments.push(segment)
     if (absent(next)) return true
-    if (tag === "f:" && top && rest === "metadata") {
-      if (unwantedMetadata(below, next, segments)) return true
-    } else if (unwanted(below, next, segments, false)) return true
+    const nextLevel: Level = level === "top" && segment === "f:metadata" ? "metadata" : "below"
+    if (unwanted(below, next, segments, nextLevel)) return true
     segments.pop()
   }
   return false
-}
-
-const unwantedMetadata = (owned: FieldsV1, desired: unknown, segments: Array<string>): boolean => {
-  const kept: Record<string, FieldsV1> = {}
-  for (const segment in owned) {
-    if (segment.startsWith("f:") && unrecordedMetadata.has(segment.slice(2))) continue
-    kept[segment] = owned[segment] as FieldsV1
-  }
-  return unwanted(kept, desired, segments, false)
 }
 
 /** A field a manager owns and no longer desires. */
@@ -230,7 +232,7 @@ export interface Unwanted {
  */
 export const firstUnwanted = (owned: FieldsV1, desired: KubeObject): Unwanted | undefined => {
   const segments: Array<string> = []
-  return unwanted(owned, desired, segments, true) ? { path: renderFieldPath(segments), segments } : undefined
+  return unwanted(owned, desired, segments, "top") ? { path: renderFieldPath(segments), segments } : undefined
 }
 
 /** The value at field-set `segments` below `value` (a field, a keyed element, a set member); `.` is skipped. */
