@@ -5,7 +5,9 @@
  * operator's `run` takes, so what `render` and `plan` show is what the operator does.
  */
 import { execFile } from "node:child_process"
-import { existsSync } from "node:fs"
+import { existsSync, mkdtempSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { stripVTControlCharacters } from "node:util"
 import { assert, describe, it } from "@effect/vitest"
 import { parseAllDocuments } from "yaml"
@@ -226,7 +228,7 @@ describe("tenant-operator crds and --help (as a process)", () => {
     async () => {
       const run = await cli("--help")
       assert.strictEqual(run.code, 0, run.stderr)
-      for (const command of ["run", "install", "crds", "plan", "render"]) {
+      for (const command of ["run", "install", "crds", "plan", "render", "status"]) {
         assert.match(run.stdout, new RegExp(`^  ${command} `, "m"), run.stdout)
       }
       assert.include(run.stdout, "--log-format <auto|text|json>")
@@ -247,5 +249,44 @@ describeCluster("tenant-operator install and plan (as a process, against the tes
     assert.strictEqual(plan.code, 1, plan.stdout)
     assert.include(plan.stderr, `no Tenant named ${name}`)
     assert.strictEqual(plan.stdout, "")
+  }, 180_000)
+
+  it("status lists the Tenants of the cluster, as a table and as JSON", async () => {
+    const install = await cli("install", "--kubeconfig", kubeconfig())
+    assert.strictEqual(install.code, 0, install.stderr)
+    // A Tenant on a plan that does not exist: nothing is provisioned for it, whoever runs.
+    const name = uniqueName("cli-status")
+    const file = join(mkdtempSync(join(tmpdir(), "kleff-cli-")), "tenant.json")
+    writeFileSync(
+      file,
+      JSON.stringify({
+        apiVersion: "kleff.kleff.io/v1",
+        kind: "Tenant",
+        metadata: { name },
+        spec: { plan: "no-such-plan", userId: `user-${name}`, username: "status" }
+      })
+    )
+    const kubectl = (...args: ReadonlyArray<string>) =>
+      runProcess(process.env.KLEFF_KUBECTL ?? "kubectl", ["--kubeconfig", kubeconfig(), ...args])
+    const created = await kubectl("apply", "-f", file)
+    assert.strictEqual(created.code, 0, created.stderr)
+    try {
+      const json = await cli("status", "--kubeconfig", kubeconfig(), "-o", "json")
+      assert.strictEqual(json.code, 0, json.stderr)
+      const rows = JSON.parse(json.stdout) as ReadonlyArray<{ readonly name: string; readonly plan: string }>
+      assert.deepInclude(
+        rows.map((row) => ({ name: row.name, plan: row.plan })),
+        { name, plan: "no-such-plan" }
+      )
+      const table = await cli("status", "--kubeconfig", kubeconfig())
+      assert.strictEqual(table.code, 0, table.stderr)
+      assert.match(
+        table.stdout,
+        /^NAME\s+PLAN\s+NAMESPACE\s+READY\s+CPU\s+MEMORY\s+PODS\s+NOT READY BECAUSE\n/
+      )
+      assert.match(table.stdout, new RegExp(`\\n${name}\\s+no-such-plan\\s`))
+    } finally {
+      await kubectl("delete", "tenant", name, "--wait=false")
+    }
   }, 180_000)
 })

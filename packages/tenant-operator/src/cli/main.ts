@@ -1,7 +1,7 @@
 /**
  * `tenant-operator`: the operator's one command line, an `effect/cli` program. `run` is the
  * controller manager (flags named as kubebuilder-made operators name them); `install` applies the
- * CRDs and cluster objects; `crds`, `plan` and `render` live in their own modules. Global flags:
+ * CRDs and cluster objects; `crds`, `plan`, `render` and `status` live in their own modules. Global flags:
  * `--log-format` (see `Logging.ts`), and effect/cli's `--log-level`, `--help`, `--version`.
  * Argument handling only: every command calls into a module that does the work.
  */
@@ -15,6 +15,7 @@ import { configFrom, kubeconfig, kubeconfigPath, tenantConfigFlags } from "./Fla
 import { CommandFailed, logFormat, reportFailure, selectedLogger } from "./Logging.ts"
 import { planCommand } from "./plan.ts"
 import { renderCommand } from "./render.ts"
+import { statusCommand } from "./status.ts"
 
 const run = Command.make(
   "run",
@@ -81,7 +82,7 @@ const install = Command.make(
 
 const tenantOperator = Command.make("tenant-operator").pipe(
   Command.withDescription("The Kleff tenant operator: a namespace, quota, access and isolation per Tenant."),
-  Command.withSubcommands([run, install, crdsCommand, planCommand, renderCommand]),
+  Command.withSubcommands([run, install, crdsCommand, planCommand, renderCommand, statusCommand]),
   Command.provide(selectedLogger),
   Command.withGlobalFlags([logFormat])
 )
