@@ -19,7 +19,7 @@
  */
 import { Predicate } from "effect"
 import { fieldOf, type QuantityFields, quantityFieldsOf, sameQuantityValue } from "./Canonical.ts"
-import { desiredDigestAnnotation, withDesiredDigest } from "./Digest.ts"
+import { desiredDigest, desiredDigestAnnotation, withDesiredDigest } from "./Digest.ts"
 import {
   appliedFieldsOf,
   elementWithKeys,
@@ -292,19 +292,20 @@ export const changeOf = (
   manager: string,
   fast = false
 ): Difference | undefined => {
-  const desired = withDesiredDigest(built, manager)
   const owned = appliedFieldsOf(observed, manager)
   if (owned === undefined) {
     return { path: "metadata.managedFields", desired: manager, observed: undefined, change: "unapplied" }
   }
-  // The digest is part of the values compared: when it matches, what is desired now is what was
-  // applied last, and an apply's entry holds only fields it sent, so no owned field can be
-  // unwanted. The walk of the entry is needed only to explain a changed digest.
+  // The digest is compared first: when it matches, what is desired now is what was applied last,
+  // and an apply's entry holds only fields it sent, so no owned field can be unwanted; only values
+  // others changed are left to compare. The walk of the entry only explains a changed digest.
   if (fast) {
-    return objectMatches(desired, observed, owned, undefined)
+    const digest = observed.metadata.annotations?.[desiredDigestAnnotation(manager)]
+    return digest === desiredDigest(built) && objectMatches(built, observed, owned, undefined)
       ? undefined
       : { path: "", desired: undefined, observed: undefined }
   }
+  const desired = withDesiredDigest(built, manager)
   const difference = firstDifference(desired, observed, owned)
   if (difference?.path.startsWith(`metadata.annotations["${desiredDigestAnnotation(manager)}"]`) !== true)
     return difference
