@@ -1,6 +1,7 @@
 /**
  * `metav1.Condition` and its merge rules: `lastTransitionTime` changes only when the status
- * flips; every condition records the generation it describes. Pure: "now" is an argument.
+ * flips; every condition records the generation it describes; a message is cut to the length
+ * the API allows. Pure: "now" is an argument.
  * Must not read a clock or decide what a condition says: that is the controller's `status()`.
  */
 import { Predicate } from "effect"
@@ -34,12 +35,48 @@ export interface ConditionClock {
   readonly generation?: number | undefined
 }
 
+/** metav1.Condition's bound on `message`, in UTF-8 bytes: the API server refuses a status with a longer one. */
+export const conditionMessageMaxBytes = 32768
+
+const cutMark = `\n… (cut: a condition message holds at most ${conditionMessageMaxBytes} bytes)`
+
+const utf8Length = (codePoint: number): number =>
+  codePoint < 0x80 ? 1 : codePoint < 0x800 ? 2 : codePoint < 0x10000 ? 3 : 4
+
+const utf8LengthOf = (text: string): number => {
+  let bytes = 0
+  for (const char of text) bytes += utf8Length(char.codePointAt(0) ?? 0)
+  return bytes
+}
+
+/**
+ * `message` as a condition can hold it: unchanged when it fits in `conditionMessageMaxBytes`,
+ * otherwise cut at a character boundary and marked as cut. Idempotent. A message built from data
+ * (every issue of an invalid object, with its path) has no bound of its own.
+ */
+export const boundedMessage = (message: string): string => {
+  // A UTF-16 code unit is at most three UTF-8 bytes.
+  if (message.length * 3 <= conditionMessageMaxBytes || utf8LengthOf(message) <= conditionMessageMaxBytes) {
+    return message
+  }
+  const budget = conditionMessageMaxBytes - utf8LengthOf(cutMark)
+  let bytes = 0
+  let end = 0
+  for (const char of message) {
+    bytes += utf8Length(char.codePointAt(0) ?? 0)
+    if (bytes > budget) break
+    end += char.length
+  }
+  return `${message.slice(0, end)}${cutMark}`
+}
+
 /**
  * The conditions to write, with `meta.SetStatusCondition` semantics: a condition keeps its
  * `lastTransitionTime` unless its status flips (a new type starts at `now`); reason, message and
- * `observedGeneration` are taken from this reconcile. The result lists the reported types in the
- * order given (a repeated type: the last one wins, at the first one's place); types no longer
- * reported are dropped, since a controller reports all of its conditions every time.
+ * `observedGeneration` are taken from this reconcile, the message cut to what the API allows
+ * (`boundedMessage`). The result lists the reported types in the order given (a repeated type:
+ * the last one wins, at the first one's place); types no longer reported are dropped, since a
+ * controller reports all of its conditions every time.
  */
 export const mergeConditions = (
   previous: ReadonlyArray<Condition> | undefined,
@@ -56,20 +93,21 @@ export const mergeConditions = (
     const before = findCondition(previous, latest.type)
     const lastTransitionTime =
       before !== undefined && before.status === latest.status ? before.lastTransitionTime : clock.now
+    const message = boundedMessage(latest.message)
     merged.push(
       clock.generation === undefined
         ? {
             type: latest.type,
             status: latest.status,
             reason: latest.reason,
-            message: latest.message,
+            message,
             lastTransitionTime
           }
         : {
             type: latest.type,
             status: latest.status,
             reason: latest.reason,
-            message: latest.message,
+            message,
             lastTransitionTime,
             observedGeneration: clock.generation
           }

@@ -1,7 +1,9 @@
 import { assert, describe, it } from "@effect/vitest"
 import {
+  boundedMessage,
   type Condition,
   type ConditionInput,
+  conditionMessageMaxBytes,
   conditionsEqual,
   conditionsOf,
   findCondition,
@@ -86,6 +88,30 @@ describe("mergeConditions", () => {
     )
     assert.isUndefined(findCondition(merged, "Stale"))
     assert.notProperty(merged[0] ?? {}, "observedGeneration")
+  })
+
+  it("cuts a message longer than metav1.Condition allows at a character boundary, and keeps the cut", () => {
+    const utf8 = (text: string) => new TextEncoder().encode(text).length
+    for (const unit of ["a", "é", "€", "😀"]) {
+      const long = unit.repeat(40_000)
+      const merged = mergeConditions(previous, [{ ...ready, message: long }], { now: t1, generation: 1 })
+      const message = findCondition(merged, "Ready")?.message ?? ""
+      assert.isAtMost(utf8(message), conditionMessageMaxBytes, unit)
+      assert.isAbove(utf8(message), conditionMessageMaxBytes - 100, unit)
+      const kept = message.slice(0, message.indexOf("\n"))
+      assert.isTrue(long.startsWith(kept) && kept.length % unit.length === 0, unit)
+      assert.include(message, "cut")
+      // Cutting again changes nothing, so a resync finds the status it wrote.
+      assert.strictEqual(boundedMessage(message), message)
+      assert.isTrue(
+        conditionsEqual(
+          mergeConditions(merged, [{ ...ready, message: long }], { now: t1, generation: 1 }),
+          merged
+        )
+      )
+    }
+    const fits = "x".repeat(conditionMessageMaxBytes)
+    assert.strictEqual(boundedMessage(fits), fits)
   })
 
   it("reads conditions from a status and skips entries that are not conditions", () => {

@@ -271,6 +271,20 @@ describe("an unresolvable plan", () => {
     assert.include(planApplied.message, `["spec"]["podSecurity"]`)
   })
 
+  it("says InvalidPlan in messages the API accepts, however many issues the Plan has", () => {
+    // The CRD cannot bound quota keys; a bad value under each of 60 long keys is 60 issues, each with its path.
+    const quota = Object.fromEntries(
+      Array.from({ length: 60 }, (_, index) => [`example.com/${"r".repeat(1_000)}${index}`, "1e99999999999"])
+    )
+    const broken: KubeObject = { ...basic, spec: { ...basic.spec, quota } }
+    const cluster = reconcile(clusterWith([broken, tenant]), defaultConfig).cluster
+    assert.strictEqual(conditionIn(cluster, "TenantReady").reason, "InvalidPlan")
+    for (const condition of conditionsIn(cluster)) {
+      assert.isAtMost(new TextEncoder().encode(condition.message).length, 32_768, condition.type)
+    }
+    assert.include(conditionIn(cluster, "PlanApplied").message, "cut")
+  })
+
   it("recovers when the plan appears", () => {
     const missing = reconcile(clusterWith([withSpec(tenant, { plan: "basic" })]), defaultConfig).cluster
     assert.strictEqual(conditionIn(missing, "PlanApplied").reason, "PlanNotFound")
