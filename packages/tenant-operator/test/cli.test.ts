@@ -13,6 +13,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { parseAllDocuments } from "yaml"
 import { describeCluster, kubeconfigPath, uniqueName } from "../../k8s/test/cluster.ts"
 import { crdsYaml } from "../src/cli/crds.ts"
+import { lockCluster } from "./e2e/harness.ts"
 import { repoPath } from "./fixtures.ts"
 
 const bin = repoPath("packages/tenant-operator/src/bin.ts")
@@ -240,19 +241,31 @@ describe("tenant-operator crds and --help (as a process)", () => {
 describeCluster("tenant-operator install and plan (as a process, against the test cluster)", () => {
   const kubeconfig = () => kubeconfigPath ?? ""
 
-  it("install applies the CRDs; plan names a Tenant that does not exist and exits 1", async () => {
-    const install = await cli("install", "--kubeconfig", kubeconfig())
-    assert.strictEqual(install.code, 0, install.stderr)
-    assert.include(install.stderr, "applied")
-    const name = uniqueName("cli-missing")
-    const plan = await cli("plan", name, "--kubeconfig", kubeconfig(), "--namespace-template", "{name}")
-    assert.strictEqual(plan.code, 1, plan.stdout)
-    assert.include(plan.stderr, `no Tenant named ${name}`)
-    assert.strictEqual(plan.stdout, "")
-  }, 180_000)
+  it(
+    "install applies the CRDs; plan names a Tenant that does not exist and exits 1",
+    async () => {
+      // Installing writes the CRDs: not while an end-to-end suite has the cluster's Tenant API.
+      const release = await lockCluster(kubeconfig())
+      try {
+        const install = await cli("install", "--kubeconfig", kubeconfig())
+        assert.strictEqual(install.code, 0, install.stderr)
+        assert.include(install.stderr, "applied")
+      } finally {
+        release()
+      }
+      const name = uniqueName("cli-missing")
+      const plan = await cli("plan", name, "--kubeconfig", kubeconfig(), "--namespace-template", "{name}")
+      assert.strictEqual(plan.code, 1, plan.stdout)
+      assert.include(plan.stderr, `no Tenant named ${name}`)
+      assert.strictEqual(plan.stdout, "")
+    },
+    30 * 60_000
+  )
 
   it("status lists the Tenants of the cluster, as a table and as JSON", async () => {
-    const install = await cli("install", "--kubeconfig", kubeconfig())
+    // Installing writes the CRDs: not while an end-to-end suite has the cluster's Tenant API.
+    const release = await lockCluster(kubeconfig())
+    const install = await cli("install", "--kubeconfig", kubeconfig()).finally(() => release())
     assert.strictEqual(install.code, 0, install.stderr)
     // A Tenant on a plan that does not exist: nothing is provisioned for it, whoever runs.
     const name = uniqueName("cli-status")

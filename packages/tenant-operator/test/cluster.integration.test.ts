@@ -17,6 +17,7 @@ import type { Tenant } from "../src/api/Tenant.ts"
 import { toYaml } from "../src/cli/crds.ts"
 import { renderTenantObjects } from "../src/cli/render.ts"
 import { defaultConfig } from "../src/desired/Config.ts"
+import { lockCluster } from "./e2e/harness.ts"
 import { readRepoFile, repoPath, samplePlan } from "./fixtures.ts"
 
 const kubeconfig = process.env.KLEFF_TEST_KUBECONFIG
@@ -102,8 +103,11 @@ describe.skipIf(kubeconfig === undefined)(
   "Tenant API on a real API server (needs KLEFF_TEST_KUBECONFIG)",
   () => {
     let children: ReadonlyArray<KubeObject> = []
+    let release: (() => void) | undefined
 
     beforeAll(async () => {
+      // The CRDs as shipped, and no operator: the end-to-end suites take turns with this one.
+      release = await lockCluster(kubeconfig ?? "")
       // Shared cluster-wide objects: other tests (and `tenant-operator install`) apply them too, under
       // their own field managers; this suite takes ownership rather than fail on a conflict.
       const install = (file: string) =>
@@ -131,12 +135,16 @@ describe.skipIf(kubeconfig === undefined)(
       const rendered = renderTenantObjects(tenant, [samplePlan("basic")], defaultConfig)
       if (Result.isFailure(rendered)) return assert.fail(rendered.failure.message)
       children = rendered.success
-    }, 120_000)
+    }, 30 * 60_000) // the lock may wait for end-to-end suites
 
     afterAll(() => {
       // No operator runs here: deleting the Tenant lets the garbage collector take its children.
-      kubectl(["delete", "tenant", tenantName, "--wait=false", "--ignore-not-found"])
-      kubectl(["delete", "namespace", namespace, "--wait=false", "--ignore-not-found"])
+      try {
+        kubectl(["delete", "tenant", tenantName, "--wait=false", "--ignore-not-found"])
+        kubectl(["delete", "namespace", namespace, "--wait=false", "--ignore-not-found"])
+      } finally {
+        release?.()
+      }
     })
 
     it("accepts the platform's original Tenant manifest unchanged", () => {

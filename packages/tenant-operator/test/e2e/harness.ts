@@ -347,9 +347,12 @@ const alive = (pid: number): boolean => {
  * Operators on one cluster all reconcile every Tenant, so two at once would share the work (and
  * the conflicts) and a test could not tell which one did what. An end-to-end suite holds this
  * lock — a file named after the API server's address, holding the holder's pid — while its
- * operator runs; suites in test files that vitest runs in parallel take turns. A lock whose
- * holder is gone is taken over. Not re-entrant: a suite that holds it must not take it again
- * (`useSuite` takes it itself). Resolves to the release function.
+ * operator runs; suites in test files that vitest runs in parallel take turns. A holder may also
+ * change the Tenant API for a while (the bad-input fuzz installs a permissive CRD, and restores
+ * the shipped one before it releases the lock), so suites that install the CRDs or rely on them
+ * being as shipped hold it too. A lock whose holder is gone is taken over. Not re-entrant: a
+ * suite that holds it must not take it again (`useSuite` takes it itself). Resolves to the
+ * release function.
  */
 export const lockCluster = async (kubeconfig: string, timeoutMillis = 20 * 60_000): Promise<() => void> => {
   const key = createHash("sha256").update(clusterServer(kubeconfig)).digest("hex").slice(0, 16)
@@ -618,9 +621,10 @@ export const useSuite = (options: SuiteOptions): (() => Suite) => {
   let directory: { readonly path: string; readonly remove: () => void } | undefined
   beforeAll(async () => {
     const admin = await resolve(options.adminKubeconfig)
+    release = await lockCluster(admin)
+    // Resolved under the lock: making the operator's kubeconfig may install deploy/ (CRDs included).
     const operatorKubeconfig =
       options.operatorKubeconfig === undefined ? admin : await resolve(options.operatorKubeconfig)
-    release = await lockCluster(admin)
     directory = tempDirectory()
     if (options.install !== false) await installOperator(admin)
     suite = new Suite(new Kubectl(admin), operatorKubeconfig, options.operatorArgs ?? [], directory.path)
