@@ -5,8 +5,10 @@
  *
  * The rules, in the order actions are planned:
  * - The primary is decoded by its type's schema; one that does not decode creates and removes
- *   nothing and reports the reconciler's `invalid` status. Otherwise the reconciler decides once,
- *   and `desired` and `status` both read that decision.
+ *   nothing, gets no finalizer (there is nothing to clean up, and once its CRD's validation is
+ *   back the API server may refuse to let the finalizer go) and reports the reconciler's
+ *   `invalid` status. Otherwise the reconciler decides once, and `desired` and `status` both read
+ *   that decision.
  * - Live primary: `AddFinalizer` first (nothing is written before the finalizer holds); then one
  *   `Apply` per desired child that is absent (create) or controlled by the primary and needs a
  *   write (`needsApply`: a desired value missing, a field this controller's field manager owns
@@ -251,7 +253,7 @@ export const plan = <P extends KubeObject, D>(
   if (Result.isFailure(decoded)) {
     const problem = decoded.failure
     const report = () => (reconciler.invalid ?? defaultInvalidReport)(problem, primary)
-    // Nothing is known of what should exist: keep everything, create nothing.
+    // Nothing is known of what should exist: keep everything, create nothing, hold no finalizer.
     return planLive(
       reconciler,
       snapshot,
@@ -260,7 +262,8 @@ export const plan = <P extends KubeObject, D>(
       now,
       { objects: [], retain: reconciler.owned },
       report,
-      undefined
+      undefined,
+      false
     )
   }
   const observed = observedOf(snapshot, decoded.success)
@@ -274,7 +277,8 @@ export const plan = <P extends KubeObject, D>(
     now,
     reconciler.desired(decision, observed),
     status === undefined ? () => undefined : (outcome) => status(decision, outcome),
-    decision
+    decision,
+    true
   )
 }
 
@@ -286,13 +290,15 @@ const planLive = <P extends KubeObject, D>(
   now: string,
   desired: Desired,
   report: (outcome: Outcome) => StatusReport | undefined,
-  decision: D | undefined
+  decision: D | undefined,
+  /** Add the reconciler's finalizer if the primary lacks it (not for a primary that does not decode). */
+  holdFinalizer: boolean
 ): Plan<D> => {
   const primary = snapshot.primary
   const primaryRef = refOf(primary)
   const actions: Array<Action> = []
   const step = finalizerStep(finalizerState(primary, reconciler.finalizer, []))
-  if (step.addFinalizer && reconciler.finalizer !== undefined) {
+  if (holdFinalizer && step.addFinalizer && reconciler.finalizer !== undefined) {
     actions.push(Action.AddFinalizer({ ref: primaryRef, uid, finalizer: reconciler.finalizer }))
   }
 

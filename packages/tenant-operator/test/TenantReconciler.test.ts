@@ -379,6 +379,11 @@ describe("status for what only the operator can judge", () => {
     const result = planFor(reconciler, bad, [basic])
     assert.isUndefined(result.decision, "nothing is decided about a Tenant that does not decode")
     assert.deepStrictEqual(result.outcome.desired?.objects, [])
+    // Only its status is written: no finalizer, so deleting it never waits for the operator.
+    assert.deepStrictEqual(
+      result.actions.map((action) => action._tag),
+      ["PatchStatus"]
+    )
     assert.includeMembers([...(result.outcome.desired?.retain ?? [])], [ResourceQuotaType, LimitRangeType])
     const report = result.report ?? assert.fail("no report")
     assert.strictEqual(report.fields.phase, "Failed")
