@@ -142,6 +142,8 @@ export interface OperatorProcess {
   readonly pid: number
   /** The /healthz and /readyz server, from the operator's own log. */
   readonly healthUrl: string
+  /** Its /metrics, from the operator's own log (undefined when served with the health probes or off). */
+  readonly metricsUrl: () => string | undefined
   /** Every JSON log line the operator has written (to stderr) so far. */
   readonly logs: () => ReadonlyArray<LogLine>
   /** The log lines at level ERROR or FATAL. */
@@ -213,6 +215,7 @@ export const startOperator = async (options: OperatorOptions): Promise<OperatorP
   let stderr = ""
   let partial = ""
   let healthUrl: string | undefined
+  let metricsUrl: string | undefined
   // `run` prints nothing on stdout: anything there is kept, and counted as an error.
   child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
     stdout += chunk
@@ -232,9 +235,11 @@ export const startOperator = async (options: OperatorOptions): Promise<OperatorP
         parsed = { message: line, level: "ERROR", annotations: { unparsed: true } }
       }
       logs.push(parsed)
-      const match =
-        typeof parsed.message === "string" ? /^Serving health probes on (\S+)$/.exec(parsed.message) : null
-      if (match?.[1] !== undefined) healthUrl = match[1]
+      const message = typeof parsed.message === "string" ? parsed.message : ""
+      const health = /^Serving health probes on (\S+)$/.exec(message)
+      if (health?.[1] !== undefined) healthUrl = health[1]
+      const metrics = /^Serving metrics on (\S+)$/.exec(message)
+      if (metrics?.[1] !== undefined) metricsUrl = metrics[1]
     }
   })
   const exited = new Promise<OperatorExit>((resolve) => {
@@ -279,6 +284,7 @@ export const startOperator = async (options: OperatorOptions): Promise<OperatorP
   return {
     pid: child.pid ?? -1,
     healthUrl: url,
+    metricsUrl: () => metricsUrl,
     logs: () => logs,
     errors: () => logs.filter((line) => errorLevels.has(line.level)),
     output,
