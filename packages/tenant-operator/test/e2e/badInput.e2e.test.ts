@@ -9,17 +9,10 @@
  */
 import { randomBytes } from "node:crypto"
 import { afterAll, assert, beforeAll, describe, it, layer } from "@effect/vitest"
-import type { KubeObject, ResourceType } from "@kleff/core"
+import type { KubeObject } from "@kleff/core"
 import { Client } from "@kleff/k8s"
 import { Effect } from "effect"
 import { clusterLayer, describeCluster, kubeconfigPath } from "../../../k8s/test/cluster.ts"
-import {
-  activeWorkers,
-  parse as parseMetrics,
-  queueDepth,
-  writes as writeRequests
-} from "../../bench/Prometheus.ts"
-import { planCrd, tenantCrd } from "../../src/api/crds.ts"
 import { tenantConditionTypes } from "../../src/TenantReconciler.ts"
 import {
   batch as badBatch,
@@ -32,211 +25,34 @@ import {
   conditionOf,
   eventually,
   hasCondition,
-  installOperator,
-  type Kubectl,
+  type LogLine,
   namespaceFinalizer,
-  type OperatorProcess,
+  operatorMetrics,
+  operatorWritesBetween,
   planQuota,
   quotaHard,
   samplePlanObject,
+  tenantAndChildren,
   tenantObject,
   tenantStatus,
   toYaml,
   uniqueName,
-  useSuite
+  useSuite,
+  type Written,
+  writtenByOperator
 } from "./harness.ts"
+import {
+  crdsInForce,
+  installPermissiveCrds,
+  installShippedCrds,
+  rawPlans,
+  rawTenants,
+  whileUnavailable
+} from "./permissiveCrds.ts"
 
 const stepTimeout = 240_000
 
 const sleep = (millis: number) => new Promise<void>((resolve) => setTimeout(resolve, millis))
-
-// ---------------------------------------------------------------------------------------------
-// past the CRD's validation: helpers of the fuzz
-
-/** Tenants and Plans as the API server serves them, with no schema: the fuzz writes and reads them raw. */
-const rawTenants: ResourceType = {
-  group: "kleff.kleff.io",
-  version: "v1",
-  kind: "Tenant",
-  plural: "tenants",
-  namespaced: false
-}
-const rawPlans: ResourceType = { ...rawTenants, kind: "Plan", plural: "plans" }
-
-interface CrdVersion {
-  readonly schema: { readonly openAPIV3Schema: { readonly properties: Readonly<Record<string, unknown>> } }
-}
-
-/**
- * An older CRD of the same kind, as a cluster that installed an early operator may still have:
- * the same names, printer columns and subresources, but the object and its `spec` take anything
- * (`x-kubernetes-preserve-unknown-fields`, no types, no required fields, no CEL rules). `status`
- * keeps its schema, so the operator's own writes still meet the API's rules.
- */
-const permissiveCrd = (crd: KubeObject): KubeObject => {
-  const spec = crd.spec as { readonly versions: ReadonlyArray<CrdVersion> }
-  return {
-    ...crd,
-    spec: {
-      ...spec,
-      versions: spec.versions.map((version) => {
-        const { apiVersion, kind, metadata, status } = version.schema.openAPIV3Schema.properties
-        return {
-          ...version,
-          schema: {
-            openAPIV3Schema: {
-              type: "object",
-              "x-kubernetes-preserve-unknown-fields": true,
-              properties: {
-                apiVersion,
-                kind,
-                metadata,
-                spec: { "x-kubernetes-preserve-unknown-fields": true },
-                ...(status === undefined ? {} : { status })
-              }
-            }
-          }
-        }
-      })
-    }
-  }
-}
-
-/** A Tenant and a Plan the shipped CRDs refuse (a server-side dry run tells which CRDs are in force). */
-const refusedByShippedCrds = (name: string): ReadonlyArray<KubeObject> => [
-  { apiVersion: "kleff.kleff.io/v1", kind: "Tenant", metadata: { name }, spec: { plan: 7, userId: [] } },
-  { apiVersion: "kleff.kleff.io/v1", kind: "Plan", metadata: { name }, spec: { quota: "none" } }
-]
-
-/** Whether the API server takes both bodies of `refusedByShippedCrds` (in a dry run): the permissive CRDs are in force. */
-const takesBadBodies = async (kubectl: Kubectl): Promise<ReadonlyArray<boolean>> =>
-  Promise.all(
-    refusedByShippedCrds(uniqueName("e2e-fz-probe")).map(
-      async (object) =>
-        (await kubectl.run(["create", "--dry-run=server", "-f", "-"], JSON.stringify(object))).code === 0
-    )
-  )
-
-const installPermissiveCrds = async (kubectl: Kubectl): Promise<void> => {
-  const list = {
-    apiVersion: "v1",
-    kind: "List",
-    items: [permissiveCrd(tenantCrd()), permissiveCrd(planCrd())]
-  }
-  await kubectl.ok(
-    ["apply", "--server-side", "--force-conflicts", "--field-manager", "e2e-fuzz", "-f", "-"],
-    JSON.stringify(list)
-  )
-  await eventually(
-    "the permissive CRDs in force",
-    () => takesBadBodies(kubectl),
-    (taken) => taken.every(Boolean)
-  )
-}
-
-/** `tenant-operator install`: the shipped CRDs again (server-side apply, forced); then waits until they are in force. */
-const installShippedCrds = async (kubectl: Kubectl): Promise<void> => {
-  await installOperator(kubectl.kubeconfig)
-  await eventually(
-    "the shipped CRDs in force",
-    () => takesBadBodies(kubectl),
-    (taken) => !taken.some(Boolean)
-  )
-}
-
-/** The kinds the operator can write: its children, its Events, Tenants (finalizer, status) and Plans. */
-const childKinds =
-  "namespaces,resourcequotas,limitranges,rolebindings,networkpolicies,validatingadmissionpolicybindings"
-const writableKinds = `${childKinds},events.events.k8s.io,tenants,plans`
-
-const keyOf = (object: KubeObject): string =>
-  `${object.kind} ${object.metadata.namespace === undefined ? "" : `${object.metadata.namespace}/`}${object.metadata.name}`
-
-interface Written {
-  readonly uid: string
-  /** The `tenant-controller` entries of `metadata.managedFields`: they change with every write it makes. */
-  readonly entries: string
-  /** Being deleted (or in a namespace being deleted) already: its going is no news. */
-  readonly leaving: boolean
-}
-
-/** Every object of a kind the operator can write that records a write of the operator (its field manager). */
-const writtenByOperator = async (kubectl: Kubectl): Promise<ReadonlyMap<string, Written>> => {
-  const list = await kubectl.json<{ readonly items: ReadonlyArray<KubeObject> }>([
-    writableKinds,
-    "--all-namespaces",
-    "--show-managed-fields"
-  ])
-  const leavingNamespaces = new Set(
-    list.items
-      .filter((object) => object.kind === "Namespace" && object.metadata.deletionTimestamp !== undefined)
-      .map((object) => object.metadata.name)
-  )
-  const written = new Map<string, Written>()
-  for (const object of list.items) {
-    const entries = (object.metadata.managedFields ?? []).filter(
-      (entry) => entry.manager === "tenant-controller"
-    )
-    if (entries.length === 0) continue
-    const namespace = object.metadata.namespace
-    written.set(keyOf(object), {
-      uid: object.metadata.uid ?? "",
-      entries: JSON.stringify(entries),
-      leaving:
-        object.metadata.deletionTimestamp !== undefined ||
-        (namespace !== undefined && leavingNamespaces.has(namespace))
-    })
-  }
-  return written
-}
-
-/** What changed between two `writtenByOperator` snapshots: objects written, created, or gone. */
-const operatorWritesBetween = (
-  before: ReadonlyMap<string, Written>,
-  after: ReadonlyMap<string, Written>
-): ReadonlyArray<string> => [
-  ...[...after].flatMap(([key, now]) => {
-    const then = before.get(key)
-    if (then === undefined) return [`${key} was created`]
-    return then.uid !== now.uid || then.entries !== now.entries ? [`${key} was written`] : []
-  }),
-  ...[...before].flatMap(([key, then]) => (after.has(key) || then.leaving ? [] : [`${key} is gone`]))
-]
-
-/** A Tenant and its children, as `kind namespace/name` → `uid@resourceVersion`: any write shows. */
-const tenantAndChildren = async (
-  kubectl: Kubectl,
-  name: string
-): Promise<Readonly<Record<string, string>>> => {
-  const children = await kubectl.json<{ readonly items: ReadonlyArray<KubeObject> }>([
-    childKinds,
-    "--all-namespaces",
-    "-l",
-    `kleff.io/tenant=${name}`
-  ])
-  return Object.fromEntries(
-    [await kubectl.get("tenant", name), ...children.items].map((object) => [
-      keyOf(object),
-      `${object.metadata.uid}@${object.metadata.resourceVersion}`
-    ])
-  )
-}
-
-/** The operator's metrics: reconcile panics, write requests, and whether it has work in hand. */
-const scrapeOperator = async (operator: OperatorProcess) => {
-  const url = operator.metricsUrl()
-  if (url === undefined) throw new Error("the operator did not log where it serves /metrics")
-  const response = await fetch(url)
-  if (!response.ok) throw new Error(`${url} answered ${response.status}`)
-  const samples = parseMetrics(await response.text())
-  return {
-    panics: samples
-      .filter((sample) => sample.name === "controller_runtime_reconcile_panics_total")
-      .reduce((total, sample) => total + sample.value, 0),
-    writes: writeRequests(samples).total,
-    busy: queueDepth(samples) + activeWorkers(samples) > 0
-  }
-}
 
 /** metav1.Condition's rule for a reason. */
 const conditionReason = /^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$/
@@ -484,28 +300,34 @@ describeCluster("Tenants with bad input, end to end (operator process + kubectl)
       let cases = 0
 
       const operator = () => suite().runningOperator
-      const newErrors = () =>
-        operator()
-          .logs()
-          .slice(logMark)
-          .filter(
-            (line) => line.level === "ERROR" || line.level === "FATAL" || /defect/i.test(String(line.message))
-          )
+      const errorsIn = (lines: ReadonlyArray<LogLine>) =>
+        lines.filter(
+          (line) => line.level === "ERROR" || line.level === "FATAL" || /defect/i.test(String(line.message))
+        )
+      const newErrors = () => errorsIn(operator().logs().slice(logMark))
 
-      /** Fails (with what the operator said) as soon as the operator has exited or logged an error. */
-      const operatorHealthy = Effect.suspend(() => {
-        if (!operator().isRunning()) {
-          return Effect.fail(new Error(`the operator exited:\n${operator().output().slice(-4_000)}`))
-        }
-        const errors = newErrors()
-        return errors.length === 0
-          ? Effect.void
-          : Effect.fail(
-              new Error(
-                `the operator logged:\n${JSON.stringify(errors.slice(0, 3), null, 1).slice(0, 4_000)}`
+      /**
+       * Fails (with what the operator said) as soon as the operator has exited, or has logged an
+       * error since `mark` that is about one of `names` or about no Tenant in particular (a shrunk
+       * case must fail on its own, not on what an earlier case left in the log).
+       */
+      const operatorHealthy = (mark: number, names: ReadonlyArray<string>) =>
+        Effect.suspend(() => {
+          if (!operator().isRunning()) {
+            return Effect.fail(new Error(`the operator exited:\n${operator().output().slice(-4_000)}`))
+          }
+          const errors = errorsIn(operator().logs().slice(mark)).filter((line) => {
+            const key = line.annotations?.key
+            return typeof key !== "string" || names.some((name) => key.endsWith(`/${name}`))
+          })
+          return errors.length === 0
+            ? Effect.void
+            : Effect.fail(
+                new Error(
+                  `the operator logged:\n${JSON.stringify(errors.slice(0, 2), null, 1).slice(0, 4_000)}`
+                )
               )
-            )
-      })
+        })
 
       beforeAll(async () => {
         // A well-formed Tenant on a Plan of its own, provisioned before the fuzz starts.
@@ -552,7 +374,7 @@ describeCluster("Tenants with bad input, end to end (operator process + kubectl)
           }
           await eventually("the fuzz objects to go", left, (names) => names.length === 0, 60_000)
         }
-        await installShippedCrds(kubectl())
+        if (!(await crdsInForce(kubectl(), "invalid"))) await installShippedCrds(kubectl())
       }, 300_000)
 
       it.effect.prop(
@@ -562,14 +384,19 @@ describeCluster("Tenants with bad input, end to end (operator process + kubectl)
           Effect.gen(function* () {
             const client = yield* Client.Client
             const batch = ++batches
+            const mark = operator().logs().length
             const { plans, tenants } = materialize(generated, { run, batch, controlPlan })
             cases += tenants.length
-            yield* Effect.forEach(plans, (plan) => client.create(rawPlans, plan), {
+            yield* Effect.forEach(plans, (plan) => whileUnavailable(client.create(rawPlans, plan)), {
               concurrency: "unbounded"
             })
-            yield* Effect.forEach(tenants, ({ object }) => client.create(rawTenants, object), {
-              concurrency: "unbounded"
-            })
+            yield* Effect.forEach(
+              tenants,
+              ({ object }) => whileUnavailable(client.create(rawTenants, object)),
+              {
+                concurrency: "unbounded"
+              }
+            )
             const selector = `${runSelector},${fuzzBatchLabel}=${batch}`
             // Its two watches bring a Tenant and its Plan in either order: the first report may
             // say PlanNotFound and the next InvalidPlan: each must come to the reason it calls for.
@@ -585,11 +412,16 @@ describeCluster("Tenants with bad input, end to end (operator process + kubectl)
               })
             const deadline = Date.now() + 30_000
             for (;;) {
-              yield* operatorHealthy
-              const problems = problemsOf((yield* client.list(rawTenants, { labelSelector: selector })).items)
+              yield* operatorHealthy(
+                mark,
+                tenants.map(({ object }) => object.metadata.name)
+              )
+              const problems = problemsOf(
+                (yield* whileUnavailable(client.list(rawTenants, { labelSelector: selector }))).items
+              )
               if (problems.length === 0) break
               if (Date.now() > deadline) return yield* Effect.fail(new Error(problems.join("\n")))
-              yield* Effect.sleep("100 millis")
+              yield* Effect.sleep("50 millis")
             }
           }),
         { timeout: 15 * 60_000, arbitrary: { runs: 200, maxShrinks: 5 } }
@@ -601,26 +433,49 @@ describeCluster("Tenants with bad input, end to end (operator process + kubectl)
         assert.deepStrictEqual(newErrors(), [])
         const settled = await eventually(
           "the operator's queue to drain",
-          () => scrapeOperator(operator()),
+          () => operatorMetrics(operator()),
           (m) => !m.busy
         )
         assert.strictEqual(settled.panics, 0, "reconcile panics")
         await sleep(3_000)
-        const later = await scrapeOperator(operator())
+        const later = await operatorMetrics(operator())
         assert.strictEqual(later.writes, settled.writes, "API writes in 3 s with nothing to do")
       }, 60_000)
 
-      it("with the shipped CRDs installed again, every bad Tenant and Plan can still be deleted", async () => {
-        await installShippedCrds(kubectl())
-        await kubectl().ok(["delete", "tenants,plans", "-l", runSelector, "--wait=false"])
-        await eventually(
-          "every bad Tenant and Plan to go",
-          async () => (await kubectl().ok(["get", "tenants,plans", "-l", runSelector, "-o", "name"])).trim(),
-          (names) => names === "",
-          120_000
-        )
-        assert.deepStrictEqual(newErrors(), [])
-      }, 300_000)
+      it.effect(
+        "with the shipped CRDs installed again, every bad Tenant and Plan can still be deleted",
+        () =>
+          Effect.gen(function* () {
+            yield* Effect.promise(() => installShippedCrds(kubectl()))
+            const client = yield* Client.Client
+            const fuzzObjects = Effect.forEach([rawTenants, rawPlans], (type) =>
+              whileUnavailable(client.list(type, { labelSelector: runSelector })).pipe(
+                Effect.map(({ items }) => items.map((object) => object.metadata.name))
+              )
+            ).pipe(Effect.map((lists) => lists.flat()))
+            // One request per kind: a delete collection, by the run's label.
+            for (const type of [rawTenants, rawPlans]) {
+              yield* whileUnavailable(
+                client.request({
+                  method: "DELETE",
+                  path: Client.collectionPath(type),
+                  query: { labelSelector: runSelector }
+                })
+              )
+            }
+            const deadline = Date.now() + 120_000
+            for (;;) {
+              const left = yield* fuzzObjects
+              if (left.length === 0) break
+              if (Date.now() > deadline) {
+                return assert.fail(`still there: ${left.slice(0, 10).join(", ")}`)
+              }
+              yield* Effect.sleep("200 millis")
+            }
+            assert.deepStrictEqual(newErrors(), [])
+          }),
+        300_000
+      )
 
       it("wrote nothing but the bad Tenants: the control Tenant, its children and every other object are as they were", async () => {
         assert.deepStrictEqual(await tenantAndChildren(kubectl(), control), controlBefore)

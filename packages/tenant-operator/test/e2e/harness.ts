@@ -23,6 +23,12 @@ import { fileURLToPath } from "node:url"
 import { afterAll, afterEach, beforeAll } from "@effect/vitest"
 import type { KubeObject } from "@kleff/core"
 import { parse, stringify } from "yaml"
+import {
+  activeWorkers,
+  parse as parseMetrics,
+  queueDepth,
+  writes as writeRequests
+} from "../../bench/Prometheus.ts"
 
 export const repoRoot: string = fileURLToPath(new URL("../../../../", import.meta.url))
 /** The operator's executable, run by the Node.js that runs the tests (Node 24: it strips types itself). */
@@ -655,5 +661,105 @@ export const useSuite = (options: SuiteOptions): (() => Suite) => {
   return () => {
     if (suite === undefined) throw new Error("the end-to-end suite did not start")
     return suite
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// what the operator wrote
+
+/** The kinds of a Tenant's children (without Istio and Gatekeeper), for `kubectl get`. */
+export const childKinds =
+  "namespaces,resourcequotas,limitranges,rolebindings,networkpolicies,validatingadmissionpolicybindings"
+/** Every kind the operator can write: the children, its Events, Tenants (finalizer, status), Plans. */
+export const writableKinds = `${childKinds},events.events.k8s.io,tenants,plans`
+
+const keyOf = (object: KubeObject): string =>
+  `${object.kind} ${object.metadata.namespace === undefined ? "" : `${object.metadata.namespace}/`}${object.metadata.name}`
+
+export interface Written {
+  readonly uid: string
+  /** The `tenant-controller` entries of `metadata.managedFields`: they change with every write it makes. */
+  readonly entries: string
+  /** Being deleted (or in a namespace being deleted) already: its going is no news. */
+  readonly leaving: boolean
+}
+
+/** Every object of a kind the operator can write that records a write of the operator (its field manager). */
+export const writtenByOperator = async (kubectl: Kubectl): Promise<ReadonlyMap<string, Written>> => {
+  const list = await kubectl.json<{ readonly items: ReadonlyArray<KubeObject> }>([
+    writableKinds,
+    "--all-namespaces",
+    "--show-managed-fields"
+  ])
+  const leavingNamespaces = new Set(
+    list.items
+      .filter((object) => object.kind === "Namespace" && object.metadata.deletionTimestamp !== undefined)
+      .map((object) => object.metadata.name)
+  )
+  const written = new Map<string, Written>()
+  for (const object of list.items) {
+    const entries = (object.metadata.managedFields ?? []).filter(
+      (entry) => entry.manager === "tenant-controller"
+    )
+    if (entries.length === 0) continue
+    const namespace = object.metadata.namespace
+    written.set(keyOf(object), {
+      uid: object.metadata.uid ?? "",
+      entries: JSON.stringify(entries),
+      leaving:
+        object.metadata.deletionTimestamp !== undefined ||
+        (namespace !== undefined && leavingNamespaces.has(namespace))
+    })
+  }
+  return written
+}
+
+/** What changed between two `writtenByOperator` snapshots: objects written, created, or gone. */
+export const operatorWritesBetween = (
+  before: ReadonlyMap<string, Written>,
+  after: ReadonlyMap<string, Written>
+): ReadonlyArray<string> => [
+  ...[...after].flatMap(([key, now]) => {
+    const then = before.get(key)
+    if (then === undefined) return [`${key} was created`]
+    return then.uid !== now.uid || then.entries !== now.entries ? [`${key} was written`] : []
+  }),
+  ...[...before].flatMap(([key, then]) => (after.has(key) || then.leaving ? [] : [`${key} is gone`]))
+]
+
+/** A Tenant and its children, as `kind namespace/name` → `uid@resourceVersion`: any write shows. */
+export const tenantAndChildren = async (
+  kubectl: Kubectl,
+  name: string
+): Promise<Readonly<Record<string, string>>> => {
+  const children = await kubectl.json<{ readonly items: ReadonlyArray<KubeObject> }>([
+    childKinds,
+    "--all-namespaces",
+    "-l",
+    `kleff.io/tenant=${name}`
+  ])
+  return Object.fromEntries(
+    [await kubectl.get("tenant", name), ...children.items].map((object) => [
+      keyOf(object),
+      `${object.metadata.uid}@${object.metadata.resourceVersion}`
+    ])
+  )
+}
+
+/** The operator's metrics: reconcile panics, write requests, and whether it has work in hand. */
+export const operatorMetrics = async (
+  operator: OperatorProcess
+): Promise<{ readonly panics: number; readonly writes: number; readonly busy: boolean }> => {
+  const url = operator.metricsUrl()
+  if (url === undefined) throw new Error("the operator did not log where it serves /metrics")
+  const response = await fetch(url)
+  if (!response.ok) throw new Error(`${url} answered ${response.status}`)
+  const samples = parseMetrics(await response.text())
+  return {
+    panics: samples
+      .filter((sample) => sample.name === "controller_runtime_reconcile_panics_total")
+      .reduce((total, sample) => total + sample.value, 0),
+    writes: writeRequests(samples).total,
+    busy: queueDepth(samples) + activeWorkers(samples) > 0
   }
 }
