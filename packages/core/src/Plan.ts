@@ -18,11 +18,14 @@
  *   in conflict is blocked. Then `Delete` for each owned, no longer desired, not retained child
  *   (skipping ones already terminating or inside a namespace that is itself deleted).
  * - Deleting primary under our finalizer: `Delete` every owned child not already terminating,
- *   `Requeue` while any remains; `RemoveFinalizer` last, only once none remains.
+ *   `Requeue` while any remains; `RemoveFinalizer` last, only once none remains. While the
+ *   reconciler's `holdDeletion` holds, no `Delete` at all: the finalizer stays while any owned
+ *   child remains, and the hold is reported.
  * - Then `PatchStatus` when the status changed (never for a reconciler without `status`, nor for
  *   a primary about to lose its last finalizer), one `Event` summarising child writes (and a
- *   Warning the first time a conflict is recorded), and `Requeue` while waiting on a conflict or
- *   on children to go. A converged primary plans no action at all.
+ *   Warning the first time a conflict or a hold is recorded), and `Requeue` while waiting on a
+ *   conflict, on children to go or on a hold (`waitAfter`: the longer it has taken, the longer
+ *   until the next look). A converged primary plans no action at all.
  *
  * The result does not depend on the order of `snapshot.owned` or of `desired().objects`.
  */
@@ -48,6 +51,7 @@ import {
 } from "./Object.ts"
 import type {
   Conflict,
+  DeletionHold,
   Desired,
   Observed,
   Outcome,
@@ -71,6 +75,33 @@ export const defaultWaitMillis = 5000
 
 /** Longest event message planned; longer summaries end with how many writes were left out. */
 export const maxEventMessageLength = 1024
+
+/** The longest a waiting primary goes without a look, however long it has waited (a watch event still wakes it at once). */
+export const maxWaitMillis = 300_000
+
+/**
+ * When to look again at a primary that waits on things pending since `since` (RFC 3339 times;
+ * `undefined` for one that has just begun, or whose start is unknown): as long again as the most
+ * recent of them has taken, so the looks come 1, 2, 4, 8 … × `waitMillis` after it began (a
+ * backoff that needs no memory between reconciles); at least `waitMillis`, at most
+ * `maxWaitMillis`. Something stuck for an hour is looked at every five minutes, not every five
+ * seconds; its going is a watch event, which wakes the primary at once anyway.
+ */
+export const waitAfter = (
+  waitMillis: number,
+  since: ReadonlyArray<string | undefined>,
+  now: string
+): number => {
+  const nowMillis = Date.parse(now)
+  let latest = Number.NEGATIVE_INFINITY
+  for (const time of since) {
+    const millis = time === undefined ? Number.NaN : Date.parse(time)
+    if (Number.isNaN(millis) || Number.isNaN(nowMillis)) return waitMillis
+    latest = Math.max(latest, millis)
+  }
+  const elapsed = nowMillis - latest
+  return Math.min(Math.max(waitMillis, elapsed), Math.max(waitMillis, maxWaitMillis))
+}
 
 // ---------------------------------------------------------------------------------------------
 // Ordering
@@ -153,12 +184,17 @@ export const summarizeWrites = (writes: ChildWrites, limit: number = maxEventMes
   return left > 0 ? `${summary}${summary === "" ? "" : " "}and ${left} more` : summary
 }
 
+/** `message`, cut to the event size limit. */
+const eventMessage = (message: string): string =>
+  message.length > maxEventMessageLength ? `${message.slice(0, maxEventMessageLength - 1)}…` : message
+
 const conflictMessage = (primary: KubeObject, conflicts: ReadonlyArray<Conflict>): string => {
   const names = conflicts.map((conflict) => nameOf(conflict.existing))
   const shown = names.slice(0, 10).join(", ")
   const more = names.length > 10 ? ` and ${names.length - 10} more` : ""
-  const message = `${shown}${more} already exist${names.length === 1 ? "s" : ""} and ${names.length === 1 ? "is" : "are"} not controlled by ${primary.kind} ${primary.metadata.name}; left untouched`
-  return message.length > maxEventMessageLength ? `${message.slice(0, maxEventMessageLength - 1)}…` : message
+  return eventMessage(
+    `${shown}${more} already exist${names.length === 1 ? "s" : ""} and ${names.length === 1 ? "is" : "are"} not controlled by ${primary.kind} ${primary.metadata.name}; left untouched`
+  )
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -244,11 +280,13 @@ export const plan = <P extends KubeObject, D>(
   const owned = controlled(snapshot.owned, uid)
   const decoded = decodeObject(reconciler.primary, primary)
   if (isDeleting(primary)) {
+    const held = reconciler.holdDeletion?.(snapshot)
+    // A hold is what matters most about a deleting primary, decodable or not.
     const report = (outcome: Outcome): StatusReport | undefined =>
-      Result.isFailure(decoded)
+      Result.isFailure(decoded) && (held === undefined || reconciler.status === undefined)
         ? (reconciler.invalid ?? ((problem) => defaultInvalidReport(problem)))(decoded.failure, primary)
         : reconciler.status?.(undefined, outcome)
-    return planDeletion(reconciler, snapshot, owned, uid, now, report)
+    return planDeletion(reconciler, snapshot, owned, uid, now, report, held)
   }
   if (Result.isFailure(decoded)) {
     const problem = decoded.failure
@@ -305,12 +343,14 @@ const planLive = <P extends KubeObject, D>(
   const entries = desired.objects.map(keyed).sort(creationOrder)
   const desiredKeys = new Set<ObjectKey>()
   const conflictedNamespaces = new Set<string>()
-  const terminatingNamespaces = new Set<string>()
+  /** Namespaces of ours on their way out, with when their deletion began. */
+  const terminatingNamespaces = new Map<string, string | undefined>()
   const conflicts: Array<Conflict> = []
   const blocked: Array<KubeObject> = []
   const created: Array<KubeObject> = []
   const updated: Array<KubeObject> = []
-  let waiting = false
+  /** What the primary waits on to be gone, by when its deletion began. */
+  const waitingSince: Array<string | undefined> = []
 
   for (const { object, key } of entries) {
     if (desiredKeys.has(key)) continue
@@ -322,7 +362,7 @@ const planLive = <P extends KubeObject, D>(
         continue
       }
       if (terminatingNamespaces.has(namespace)) {
-        waiting = true
+        waitingSince.push(terminatingNamespaces.get(namespace))
         continue
       }
     }
@@ -336,8 +376,9 @@ const planLive = <P extends KubeObject, D>(
       if (isNamespace(object)) conflictedNamespaces.add(object.metadata.name)
     } else if (isDeleting(current)) {
       // Ours but on its way out: wait for it to go, then create it afresh.
-      waiting = true
-      if (isNamespace(object)) terminatingNamespaces.add(object.metadata.name)
+      waitingSince.push(current.metadata.deletionTimestamp)
+      if (isNamespace(object))
+        terminatingNamespaces.set(object.metadata.name, current.metadata.deletionTimestamp)
     } else if (needsApply(object, current, reconciler.name)) {
       actions.push(
         Action.Apply({
@@ -403,7 +444,10 @@ const planLive = <P extends KubeObject, D>(
       })
     )
   }
-  const wait = conflicts.length > 0 || waiting ? (reconciler.waitMillis ?? defaultWaitMillis) : undefined
+  // A conflict's start is not known: it is looked at every `waitMillis`.
+  const pending = conflicts.length > 0 ? [...waitingSince, undefined] : waitingSince
+  const wait =
+    pending.length > 0 ? waitAfter(reconciler.waitMillis ?? defaultWaitMillis, pending, now) : undefined
   const recheck = desired.recheckAfterMillis
   const after = wait === undefined ? recheck : recheck === undefined ? wait : Math.min(wait, recheck)
   if (after !== undefined) actions.push(Action.Requeue({ afterMillis: after }))
@@ -416,7 +460,8 @@ const planDeletion = <P extends KubeObject, D>(
   owned: ReadonlyArray<KubeObject>,
   uid: string,
   now: string,
-  report: (outcome: Outcome) => StatusReport | undefined
+  report: (outcome: Outcome) => StatusReport | undefined,
+  held: DeletionHold | undefined
 ): Plan<D> => {
   const primary = snapshot.primary
   const primaryRef: ObjectRef = refOf(primary)
@@ -427,7 +472,8 @@ const planDeletion = <P extends KubeObject, D>(
     conflicts: [],
     blocked: [],
     deleting: true,
-    remaining
+    remaining,
+    held
   }
   const step = finalizerStep(finalizerState(primary, reconciler.finalizer, remaining))
   const finalizer = reconciler.finalizer
@@ -437,13 +483,14 @@ const planDeletion = <P extends KubeObject, D>(
   const actions: Array<Action> = []
   const goingNamespaces = new Set<string>()
   for (const object of remaining) if (isNamespace(object)) goingNamespaces.add(object.metadata.name)
-  const deleted = step.deleteChildren
-    ? remaining
-        .filter((object) => !isDeleting(object) && !insideAny(object, goingNamespaces))
-        .map(keyed)
-        .sort(deletionOrder)
-        .map((entry) => entry.object)
-    : []
+  const deleted =
+    step.deleteChildren && held === undefined
+      ? remaining
+          .filter((object) => !isDeleting(object) && !insideAny(object, goingNamespaces))
+          .map(keyed)
+          .sort(deletionOrder)
+          .map((entry) => entry.object)
+      : []
   for (const object of deleted) {
     actions.push(Action.Delete({ ref: refOf(object), uid: object.metadata.uid ?? "" }))
   }
@@ -465,10 +512,39 @@ const planDeletion = <P extends KubeObject, D>(
       })
     )
   }
+  // A hold is announced once, with the status change that records it, not on every look.
+  if (held !== undefined && status !== undefined) {
+    actions.push(
+      Action.Event({
+        regarding: primaryRef,
+        uid,
+        type: "Warning",
+        reason: held.reason,
+        message: eventMessage(held.message)
+      })
+    )
+  }
   if (step.removeFinalizer) {
     actions.push(Action.RemoveFinalizer({ ref: primaryRef, uid, finalizer }))
   } else if (step.waitForChildren) {
-    actions.push(Action.Requeue({ afterMillis: reconciler.waitMillis ?? defaultWaitMillis }))
+    const base = reconciler.waitMillis ?? defaultWaitMillis
+    const since =
+      held !== undefined
+        ? [primary.metadata.deletionTimestamp]
+        : remaining.map((object) => pendingSince(object, remaining))
+    actions.push(Action.Requeue({ afterMillis: waitAfter(base, since, now) }))
   }
   return { actions, outcome, decision: undefined, report: reported }
+}
+
+/**
+ * When an owned object's going began: its own deletion, or its namespace's (the namespace
+ * controller deletes what is inside); `undefined` while neither has begun.
+ */
+const pendingSince = (object: KubeObject, remaining: ReadonlyArray<KubeObject>): string | undefined => {
+  if (object.metadata.deletionTimestamp !== undefined) return object.metadata.deletionTimestamp
+  const namespace = object.metadata.namespace
+  if (namespace === undefined || namespace === "") return undefined
+  return remaining.find((other) => isNamespace(other) && other.metadata.name === namespace)?.metadata
+    .deletionTimestamp
 }

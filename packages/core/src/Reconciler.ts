@@ -78,6 +78,16 @@ export interface Outcome {
   readonly deleting: boolean
   /** Owned objects still present while deleting (the finalizer stays until this is empty). */
   readonly remaining: ReadonlyArray<KubeObject>
+  /** While deleting: why the reconciler keeps every child for now (its `holdDeletion`); undefined otherwise. */
+  readonly held?: DeletionHold | undefined
+}
+
+/** Why a deleting primary's children are kept for now: reported in its status, planned as a Warning event. */
+export interface DeletionHold {
+  /** A condition reason, in CamelCase. */
+  readonly reason: string
+  /** For a person: why nothing is deleted, and what to do about it. */
+  readonly message: string
 }
 
 /** The status a controller reports: its own fields plus conditions (merged by the framework). */
@@ -111,6 +121,15 @@ export interface Reconciler<P extends KubeObject = KubeObject, D = unknown> {
   readonly references?: ReadonlyArray<Reference> | undefined
   /** The finalizer it holds on every live primary until its owned objects are gone; none if undefined. */
   readonly finalizer?: string | undefined
+  /**
+   * Pure: whether to keep a deleting primary's children for now instead of deleting them (say,
+   * its CustomResourceDefinition is being deleted, which deletes every primary whatever their
+   * users meant). While it holds, nothing is deleted and the finalizer stays unless no owned child
+   * remains; the hold is reported (`Outcome.held`, one Warning event) and looked at again with
+   * backoff, or at once when a referenced object changes. Reads the snapshot as stored, so it
+   * holds for a primary that does not decode too. Never holds if undefined.
+   */
+  readonly holdDeletion?: ((snapshot: Snapshot) => DeletionHold | undefined) | undefined
   /** Pure: the one decision about a live, decoded primary, from which `desired` and `status` both derive. */
   readonly decide: (observed: Observed<P>) => D
   /** Pure: what should exist for this primary. */
@@ -126,6 +145,10 @@ export interface Reconciler<P extends KubeObject = KubeObject, D = unknown> {
    * created or removed for it meanwhile). Default: a `Ready` condition, False, reason `InvalidSpec`.
    */
   readonly invalid?: ((problem: InvalidObject, object: KubeObject) => StatusReport) | undefined
-  /** While a primary waits (for its children to go, or for a conflict to clear), check again this often. Default 5 s. */
+  /**
+   * While a primary waits (for its children to go, or for a conflict to clear), check again this
+   * often; when it waits on something that began a while ago (a child terminating, a held
+   * deletion), as long again as that has taken, up to `maxWaitMillis`. Default 5 s.
+   */
   readonly waitMillis?: number | undefined
 }

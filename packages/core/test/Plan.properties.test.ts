@@ -517,8 +517,8 @@ interface Run {
 }
 
 /** Reconciles through the protocol until a reconcile writes nothing or the primary is gone. */
-const reconcile = (world: World, at = now): Run => {
-  const result = Simulator.converge(world.cluster, refOf(world.primary), reconciler, {
+const reconcile = (world: World, at = now, r: Reconciler<Tenant, Tenant> = reconciler): Run => {
+  const result = Simulator.converge(world.cluster, refOf(world.primary), r, {
     now: at,
     maxRounds,
     snapshotOf: (cluster) => observeLoosely(cluster, world.primary, world.permutation)
@@ -962,6 +962,53 @@ describe("plan properties over arbitrary cluster states", () => {
         return
       assert.strictEqual(namespace.metadata.labels?.["decorator.kleff.io/on"], "yes")
       assert.strictEqual(namespace.metadata.labels?.["test.kleff.io/tenant"], world.primary.metadata.name)
+    },
+    runs
+  )
+
+  it.prop(
+    "(i) a held deletion deletes nothing: every child stays as it was, and the finalizer goes only once nothing is controlled",
+    [scenario],
+    ([s]) => {
+      const world = buildWorld(s)
+      const holding: Reconciler<Tenant, Tenant> = {
+        ...reconciler,
+        holdDeletion: () => ({ reason: "Held", message: "held for the test" })
+      }
+      const run = reconcile(world, now, holding)
+      for (const round of run.rounds) {
+        if (round.snapshot.primary.metadata.deletionTimestamp === undefined) continue
+        assert.deepStrictEqual(
+          actionsOf(round).filter((action) => action._tag === "Delete"),
+          [],
+          describeActions(round.plan)
+        )
+        if (!actionsOf(round).some((action) => action._tag === "RemoveFinalizer")) continue
+        const controlled = Simulator.objects(round.cluster).filter(
+          (object) =>
+            controllerUidOf(object) === primaryUid && reconciler.owned.some((type) => isOfType(object, type))
+        )
+        assert.deepStrictEqual(controlled.map(keyOf), [])
+      }
+      // A primary deleted under our finalizer from the start leaves every live child it controls
+      // untouched (the Simulator's namespace controller still finishes what was already going).
+      const primary = Simulator.get(world.cluster, refOf(world.primary))
+      if (
+        primary?.metadata.deletionTimestamp === undefined ||
+        !(primary.metadata.finalizers ?? []).includes(tenantFinalizer)
+      )
+        return
+      const terminating = (object: KubeObject | undefined) => object?.metadata.deletionTimestamp !== undefined
+      for (const before of Simulator.objects(world.cluster)) {
+        if (controllerUidOf(before) !== primaryUid || terminating(before)) continue
+        const namespace = before.metadata.namespace
+        const home =
+          namespace === undefined
+            ? undefined
+            : Simulator.get(world.cluster, { apiVersion: "v1", kind: "Namespace", name: namespace })
+        if (terminating(home)) continue
+        assert.strictEqual(Simulator.get(run.cluster, refOf(before)), before, `${keyOf(before)} was changed`)
+      }
     },
     runs
   )

@@ -5,10 +5,13 @@ import {
   isWrite,
   type KubeObject,
   keyOf,
+  maxWaitMillis,
   plan,
+  type Reconciler,
   refOf,
   Simulator,
-  summarizeWrites
+  summarizeWrites,
+  waitAfter
 } from "../src/index.ts"
 import {
   desiredConfigMap,
@@ -360,6 +363,140 @@ describe("plan: deleting a tenant", () => {
     assert.isTrue(result.converged)
     assert.deepStrictEqual(result.final?.actions.map(show), ["Requeue 2000"])
     assert.isDefined(Simulator.get(result.cluster, refOf(acme)))
+  })
+})
+
+describe("plan: waiting backs off with how long it has taken", () => {
+  it("waits waitMillis for something that has just begun or whose start is unknown", () => {
+    assert.strictEqual(waitAfter(2000, [undefined], now), 2000)
+    assert.strictEqual(waitAfter(2000, [now], now), 2000)
+    assert.strictEqual(waitAfter(2000, ["not a time"], now), 2000)
+    assert.strictEqual(waitAfter(2000, ["2024-06-01T11:00:00Z", undefined], now), 2000)
+  })
+
+  it("waits as long again as it has taken, from the most recent start, up to maxWaitMillis", () => {
+    assert.strictEqual(waitAfter(2000, ["2024-06-01T11:59:30Z"], now), 30_000)
+    assert.strictEqual(waitAfter(2000, ["2024-06-01T11:00:00Z", "2024-06-01T11:59:50Z"], now), 10_000)
+    assert.strictEqual(waitAfter(2000, ["2024-06-01T11:00:00Z"], now), maxWaitMillis)
+    assert.strictEqual(waitAfter(2000, ["2024-06-01T12:00:01Z"], now), 2000, "a start in the future")
+  })
+
+  it("looks again at a tenant whose last child has been terminating for a minute after a minute, not every 2 s", () => {
+    const acme = tenant("acme", { configMaps: ["a"] })
+    const stuck = (cluster: Simulator.Cluster): Simulator.Cluster => {
+      const child = Simulator.get(cluster, refOf(desiredConfigMap(acme, "a")))
+      if (child === undefined) throw new Error("no child")
+      return Simulator.insert(cluster, {
+        ...child,
+        metadata: {
+          ...child.metadata,
+          deletionTimestamp: "2024-06-01T11:59:00Z",
+          finalizers: ["other.io/hold"]
+        }
+      })
+    }
+    const live = stuck(ready(withPrimary(acme), acme))
+    assert.deepStrictEqual(planFor(live, acme).actions.map(show).slice(-1), ["Requeue 60000"])
+    const primary = Simulator.get(live, refOf(acme))
+    if (primary === undefined) throw new Error("no primary")
+    const deleting = Simulator.insert(live, {
+      ...primary,
+      metadata: { ...primary.metadata, deletionTimestamp: now }
+    })
+    const namespace = Simulator.get(deleting, refOf(desiredNamespace(acme)))
+    if (namespace === undefined) throw new Error("no namespace")
+    // The namespace just began to go: its contents count from then.
+    const going = Simulator.insert(deleting, {
+      ...namespace,
+      metadata: { ...namespace.metadata, deletionTimestamp: "2024-06-01T11:59:58Z" }
+    })
+    assert.deepStrictEqual(planFor(going, acme).actions.map(show).slice(-1), ["Requeue 2000"])
+    assert.deepStrictEqual(
+      planFor(going, acme, reconciler, "2024-06-01T12:01:00Z").actions.map(show).slice(-1),
+      ["Requeue 62000"]
+    )
+  })
+})
+
+describe("plan: a held deletion", () => {
+  const acme = tenant("acme", { configMaps: ["a", "b"], clusterRole: true })
+  const hold = { reason: "ApiDeleting", message: "the tenant API is being deleted" }
+  let asked = 0
+  const holding: Reconciler<Tenant, Tenant> = {
+    ...reconciler,
+    holdDeletion: (snapshot) => {
+      asked++
+      return snapshot.primary.metadata.annotations?.["test.kleff.io/hold"] === "yes" ? hold : undefined
+    }
+  }
+  const deletedAt = (
+    cluster: Simulator.Cluster,
+    at: string,
+    annotations: Readonly<Record<string, string>> = { "test.kleff.io/hold": "yes" }
+  ) => {
+    const primary = Simulator.get(cluster, refOf(acme))
+    if (primary === undefined) throw new Error("no primary")
+    return Simulator.insert(cluster, {
+      ...primary,
+      metadata: { ...primary.metadata, deletionTimestamp: at, annotations }
+    })
+  }
+
+  it("deletes nothing, keeps the finalizer, reports the hold with one Warning, and looks again", () => {
+    const cluster = deletedAt(ready(withPrimary(acme), acme), now)
+    const first = planFor(cluster, acme, holding)
+    assert.deepStrictEqual(first.actions.map(show), [
+      "PatchStatus",
+      "Event Warning ApiDeleting",
+      "Requeue 2000"
+    ])
+    assert.deepStrictEqual(first.outcome.held, hold)
+    assert.strictEqual(first.outcome.remaining.length, 6)
+    const patch = first.actions[0]
+    assert.strictEqual(patch?._tag, "PatchStatus")
+    if (patch?._tag === "PatchStatus") {
+      const conditions = patch.status.conditions as ReadonlyArray<{ reason: string; message: string }>
+      assert.deepStrictEqual(
+        conditions.map((condition) => [condition.reason, condition.message]),
+        [["ApiDeleting", "the tenant API is being deleted"]]
+      )
+    }
+    // Once the status records it, a look an hour later only waits, and for longer.
+    const recorded = Simulator.applyActions(cluster, first.actions, now, managedBy).cluster
+    assert.deepStrictEqual(planFor(recorded, acme, holding, "2024-06-01T12:00:40Z").actions.map(show), [
+      "Requeue 40000"
+    ])
+    assert.deepStrictEqual(planFor(recorded, acme, holding, "2024-06-01T13:00:00Z").actions.map(show), [
+      `Requeue ${maxWaitMillis}`
+    ])
+  })
+
+  it("releases the finalizer once the primary controls nothing (its children orphaned), and asks for no primary alive", () => {
+    asked = 0
+    const live = ready(withPrimary(acme), acme)
+    assert.strictEqual(planFor(live, acme, holding).actions.length, 0)
+    assert.strictEqual(asked, 0, "holdDeletion is asked of deleting primaries only")
+    let cluster = deletedAt(live, now)
+    for (const object of Simulator.objects(cluster)) {
+      if (object.metadata.ownerReferences === undefined) continue
+      cluster = Simulator.insert(cluster, {
+        ...object,
+        metadata: { ...object.metadata, ownerReferences: [] }
+      })
+    }
+    const p = planFor(cluster, acme, holding)
+    assert.deepStrictEqual(p.actions.map(show), [`RemoveFinalizer ${tenantFinalizer}`])
+    const gone = Simulator.settle(Simulator.applyActions(cluster, p.actions, now, managedBy).cluster, now)
+    assert.isUndefined(Simulator.get(gone, refOf(acme)))
+    assert.isDefined(Simulator.get(gone, refOf(desiredNamespace(acme))), "the orphaned namespace stays")
+  })
+
+  it("deletes as usual once the hold is lifted", () => {
+    const cluster = deletedAt(ready(withPrimary(acme), acme), now, {})
+    assert.deepStrictEqual(planFor(cluster, acme, holding).actions.map(show).slice(0, 2), [
+      "Delete ClusterRole /t-acme-view",
+      "Delete Namespace /t-acme"
+    ])
   })
 })
 
