@@ -104,6 +104,13 @@ export interface StatusReport {
  */
 export interface Reference {
   readonly type: ResourceType
+  /**
+   * The one object of `type` the primary reads, when it reads only one (say, its own
+   * CustomResourceDefinition): the kind is then watched and listed by that name alone
+   * (`metadata.name` field selector), so nothing else of the kind is cached and RBAC can grant
+   * that one object. Ignored when the reconciler also owns the kind or refers to another of its objects.
+   */
+  readonly name?: string | undefined
   readonly toPrimaries: (object: KubeObject, primaries: ReadonlyArray<KubeObject>) => Iterable<string>
 }
 

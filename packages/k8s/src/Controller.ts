@@ -14,6 +14,9 @@
  * - the primary itself changed (an unchanged object re-delivered by a relist: low priority);
  * - an object of an owned type changed whose controller reference names the primary's kind;
  * - an object of a referenced type changed, mapped by the reconciler's `references`.
+ *
+ * A reconcile whose plan holds a deleting primary's children (`holdDeletion`) logs a warning
+ * with the reason; the plan's own backoff keeps that from repeating often.
  */
 
 import { hostname } from "node:os"
@@ -32,7 +35,7 @@ import type { KubeError } from "./Errors.ts"
 import { EventType, execute, typeRegistry } from "./Interpreter.ts"
 import { queueRunnable, type Runnable } from "./Manager.ts"
 import { formatMicroTime } from "./MicroTime.ts"
-import { caches, kindsOf, observe, typeKey } from "./Snapshot.ts"
+import { caches, kindsOf, observe, selectorsOf, typeKey } from "./Snapshot.ts"
 import { type Change, make as makeStore, type Store } from "./Store.ts"
 import { watcher } from "./Watcher.ts"
 import { make as makeQueue, Outcome, type WorkQueue } from "./WorkQueue.ts"
@@ -120,7 +123,10 @@ export const make = Effect.fnUntraced(function* <P extends KubeObject, D>(
       Stream.runForEach((change) => Effect.sync(() => enqueueFor(type, change))),
       Effect.forkScoped
     )
-    yield* watcher(type).pipe(Stream.runForEach(store.apply), Effect.forkScoped)
+    yield* watcher(type, selectorsOf(reconciler, type)).pipe(
+      Stream.runForEach(store.apply),
+      Effect.forkScoped
+    )
   }
   const ready = Effect.forEach(stores.values(), (store) => store.ready, { discard: true })
   const isReady = Effect.sync(() => [...stores.values()].every((store) => store.cache.ready))
@@ -154,6 +160,10 @@ export const make = Effect.fnUntraced(function* <P extends KubeObject, D>(
           now: eventTime
         })
     })
+    const held = reconciled.plan?.outcome.held
+    if (held !== undefined) {
+      yield* Effect.logWarning(`Deletion held, nothing deleted: ${held.reason}: ${held.message}`)
+    }
     const after = reconciled.requeueAfterMillis
     return after === undefined ? Outcome.done : Outcome.requeueAfter(after)
   })

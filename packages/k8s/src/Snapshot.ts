@@ -26,6 +26,27 @@ export const kindsOf = <P extends KubeObject, D>(
   return [...types.values()]
 }
 
+/**
+ * How to watch (and list) `type` for a reconciler: by `metadata.name` when the reconciler only
+ * refers to one object of it (every `Reference` of the type names the same object, and it is
+ * neither the primary nor owned), so that is the one object cached, and RBAC may grant it by
+ * name; otherwise every object of the type.
+ */
+export const selectorsOf = <P extends KubeObject, D>(
+  reconciler: Reconciler<P, D>,
+  type: ResourceType
+): { readonly fieldSelector?: string } => {
+  const key = typeKey(type)
+  if ([reconciler.primary, ...reconciler.owned].some((other) => typeKey(other) === key)) return {}
+  const names = new Set(
+    (reconciler.references ?? [])
+      .filter((reference) => typeKey(reference.type) === key)
+      .map((reference) => reference.name)
+  )
+  const [name] = names
+  return names.size === 1 && name !== undefined ? { fieldSelector: `metadata.name=${name}` } : {}
+}
+
 export interface Caches {
   /** The cache holding objects of this apiVersion's group and kind, if the controller reads that kind. */
   readonly of: (apiVersion: string, kind: string) => Cache | undefined
