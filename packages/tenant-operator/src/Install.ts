@@ -1,7 +1,8 @@
 /**
  * Installs what the operator needs in a cluster, by server-side apply: the CRDs (generated from
  * the schemas, the one source of truth), the cluster-wide objects of `deploy/cluster` (the
- * tenant ClusterRole, the trusted-registries policy), and optionally the sample Plans. For
+ * tenant ClusterRole, the trusted-registries policy, the deletion-protection policy and its
+ * binding), and optionally the sample Plans. For
  * development clusters and `npm start`; a production install is `kubectl apply -k deploy`.
  * It waits for the CRDs to be served before applying Plans. It never deletes anything.
  */
@@ -17,14 +18,19 @@ const deployDirectory = new URL("../../../deploy/", import.meta.url)
 
 /** The kinds the install writes, by `group/Kind`. */
 const installable = new Map<string, ResourceType>(
-  [Kinds.CustomResourceDefinition, Kinds.ClusterRole, Kinds.ValidatingAdmissionPolicy, PlanType].map(
-    (type) => [`${type.group}/${type.kind}`, type]
-  )
+  [
+    Kinds.CustomResourceDefinition,
+    Kinds.ClusterRole,
+    Kinds.ValidatingAdmissionPolicy,
+    Kinds.ValidatingAdmissionPolicyBinding,
+    PlanType
+  ].map((type) => [`${type.group}/${type.kind}`, type])
 )
 
 export const clusterFiles = [
   "cluster/tenant-owner-clusterrole.yaml",
-  "cluster/trusted-registries-policy.yaml"
+  "cluster/trusted-registries-policy.yaml",
+  "cluster/tenant-deletion-protection-policy.yaml"
 ]
 export const samplePlanFiles = ["samples/plan-free.yaml", "samples/plan-basic.yaml", "samples/plan-pro.yaml"]
 

@@ -52,6 +52,12 @@ describe("Tenant schema", () => {
     assert.deepStrictEqual<unknown>(Result.getOrUndefined(decoded)?.status, status)
   })
 
+  it("takes deletionProtection as an optional boolean", () => {
+    const decoded = decodeTenant(withTenantSpec({ deletionProtection: true }))
+    assert.strictEqual(Result.getOrUndefined(decoded)?.spec.deletionProtection, true)
+    assert.include(failure(decodeTenant(withTenantSpec({ deletionProtection: "yes" }))), "deletionProtection")
+  })
+
   it("rejects a username that is not a DNS-1123 label, saying where and why", () => {
     const message = failure(decodeTenant(withTenantSpec({ username: "Bad_Name" })))
     assert.include(message, `["spec"]["username"]`)

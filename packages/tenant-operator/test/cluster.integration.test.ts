@@ -13,7 +13,7 @@ import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import { differs, type KubeObject } from "@kleff/core"
 import { Result } from "effect"
 import { parse } from "yaml"
-import type { Tenant } from "../src/api/Tenant.ts"
+import { deletionProtectionPolicyName, type Tenant } from "../src/api/Tenant.ts"
 import { toYaml } from "../src/cli/crds.ts"
 import { renderTenantObjects } from "../src/cli/render.ts"
 import { defaultConfig } from "../src/desired/Config.ts"
@@ -126,6 +126,7 @@ describe.skipIf(kubeconfig === undefined)(
       )
       install("deploy/cluster/tenant-owner-clusterrole.yaml")
       install("deploy/cluster/trusted-registries-policy.yaml")
+      install("deploy/cluster/tenant-deletion-protection-policy.yaml")
       for (const plan of ["free", "basic", "pro"]) install(`deploy/samples/plan-${plan}.yaml`)
       ok(
         ["apply", "--server-side", "-f", "-"],
@@ -305,6 +306,56 @@ describe.skipIf(kubeconfig === undefined)(
       assert.strictEqual(can("create", "rolebindings.rbac.authorization.k8s.io"), "no")
       assert.strictEqual(can("create", "daemonsets.apps"), "no")
       assert.strictEqual(can("get", "secrets", "default"), "no")
+    })
+
+    it("refuses deleting a Tenant with spec.deletionProtection, saying how to lift it; deletes it once lifted", async () => {
+      const name = `${tenantName}-p`
+      ok(
+        ["apply", "--server-side", "-f", "-"],
+        toYaml({
+          apiVersion: "kleff.kleff.io/v1",
+          kind: "Tenant",
+          metadata: { name },
+          spec: { plan: "basic", userId: `user-${name}`, username: "protected", deletionProtection: true }
+        })
+      )
+      try {
+        // The policy is enforced a moment after it is created: poll with server dry runs.
+        await waitFor("the deletion-protection policy to take effect", () =>
+          kubectl(["delete", "tenant", name, "--dry-run=server"]).stderr.includes(
+            deletionProtectionPolicyName
+          )
+        )
+        const stderr = refused(["delete", "tenant", name, "--wait=false"])
+        assert.include(stderr, `Tenant ${name} is protected from deletion (spec.deletionProtection: true)`)
+        assert.include(
+          stderr,
+          `kubectl patch tenant ${name} --type merge -p '{"spec":{"deletionProtection":false}}'`
+        )
+        assert.isUndefined(getJson(["tenant", name]).metadata.deletionTimestamp)
+        // The command the message gives, as it is written there.
+        const lift = /kubectl (patch tenant \S+ --type merge -p) '(\{.*\})'/.exec(stderr)
+        if (lift?.[1] === undefined || lift[2] === undefined) return assert.fail(stderr)
+        ok([...lift[1].split(" "), lift[2]])
+        // Deletion is admitted now (an operator running elsewhere may hold it behind its finalizer).
+        ok(["delete", "tenant", name, "--wait=false"])
+        const after = kubectl(["get", "tenant", name, "-o", "json", "--ignore-not-found"]).stdout
+        assert.isTrue(
+          after.trim() === "" || JSON.parse(after).metadata.deletionTimestamp !== undefined,
+          after
+        )
+      } finally {
+        kubectl(["patch", "tenant", name, "--type", "merge", "-p", '{"spec":{"deletionProtection":false}}'])
+        kubectl(["delete", "tenant", name, "--wait=false", "--ignore-not-found"])
+        kubectl(["delete", "namespace", `tenant-${name}`, "--wait=false", "--ignore-not-found"])
+      }
+    })
+
+    it("ships a deletion-protection policy whose CEL type-checks against the Tenant schema", () => {
+      const policy = getJson(["validatingadmissionpolicy", deletionProtectionPolicyName])
+      const status = policy.status as { typeChecking?: { expressionWarnings?: unknown } } | undefined
+      assert.isDefined(status?.typeChecking)
+      assert.isUndefined(status?.typeChecking?.expressionWarnings)
     })
 
     it("ships a trusted-registries policy whose CEL type-checks against the Plan schema", () => {

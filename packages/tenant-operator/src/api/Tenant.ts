@@ -11,6 +11,9 @@ import { apiVersion, group, objectMetaFields, version } from "./Group.ts"
 import { Dns1123Label, nameIsDns1123LabelRule } from "./Names.ts"
 import { PlanName } from "./Plan.ts"
 
+/** The admission policy (and its binding) in `deploy/cluster/` that refuses deleting a Tenant with `spec.deletionProtection: true`. */
+export const deletionProtectionPolicyName = "kleff-tenant-deletion-protection"
+
 export const TenantSpec = Schema.Struct({
   plan: PlanName.annotate({
     description: "The name of the Plan whose quota, limits and policies apply to the tenant's namespace."
@@ -24,6 +27,13 @@ export const TenantSpec = Schema.Struct({
   }),
   displayName: Schema.optionalKey(
     Schema.String.check(Schema.isMaxLength(256)).annotate({ description: "Free text for people." })
+  ),
+  deletionProtection: Schema.optionalKey(
+    Schema.Boolean.annotate({
+      description:
+        `While true, the API server refuses to delete the Tenant (the ValidatingAdmissionPolicy ${deletionProtectionPolicyName}), ` +
+        "so a stray delete cannot take its namespace with it. Set it to false to allow the deletion. Absent means false."
+    })
   )
 })
 export type TenantSpec = typeof TenantSpec.Type

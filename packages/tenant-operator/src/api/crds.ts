@@ -125,6 +125,13 @@ export const tenantCrdDefinition: CrdDefinition = {
     },
     { name: "Phase", type: "string", jsonPath: ".status.phase", priority: 1 },
     { name: "User", type: "string", jsonPath: ".spec.username", priority: 1 },
+    {
+      name: "Protected",
+      type: "boolean",
+      jsonPath: ".spec.deletionProtection",
+      priority: 1,
+      description: "Whether deleting the Tenant is refused (spec.deletionProtection)"
+    },
     age
   ]
 }

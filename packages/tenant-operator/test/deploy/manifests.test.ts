@@ -6,7 +6,8 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import type { KubeObject } from "@kleff/core"
-import { parse } from "yaml"
+import { parseAllDocuments } from "yaml"
+import { deletionProtectionPolicyName } from "../../src/api/Tenant.ts"
 import { tenantOwnerClusterRole } from "../../src/desired/Access.ts"
 import { trustedRegistriesPolicyName } from "../../src/desired/Isolation.ts"
 import { readRepoFile } from "../fixtures.ts"
@@ -94,6 +95,8 @@ describe("deploy/ (kubectl apply -k deploy)", () => {
       "CustomResourceDefinition/plans.kleff.kleff.io",
       `ClusterRole/${tenantOwnerClusterRole}`,
       `ValidatingAdmissionPolicy/${trustedRegistriesPolicyName}`,
+      `ValidatingAdmissionPolicy/${deletionProtectionPolicyName}`,
+      `ValidatingAdmissionPolicyBinding/${deletionProtectionPolicyName}`,
       "ValidatingAdmissionPolicy/kleff-keep-tenant-data",
       "ValidatingAdmissionPolicyBinding/kleff-keep-tenant-data",
       `Namespace/${operatorNamespace}`,
@@ -126,9 +129,22 @@ describe("deploy/ (kubectl apply -k deploy)", () => {
         "ValidatingAdmissionPolicy",
         trustedRegistriesPolicyName,
         "deploy/cluster/trusted-registries-policy.yaml"
+      ],
+      [
+        "ValidatingAdmissionPolicy",
+        deletionProtectionPolicyName,
+        "deploy/cluster/tenant-deletion-protection-policy.yaml"
+      ],
+      [
+        "ValidatingAdmissionPolicyBinding",
+        deletionProtectionPolicyName,
+        "deploy/cluster/tenant-deletion-protection-policy.yaml"
       ]
     ] as const) {
-      assert.deepStrictEqual(find(all, kind, name), parse(readRepoFile(file)), file)
+      const committed = parseAllDocuments(readRepoFile(file))
+        .map((document) => document.toJS() as KubeObject)
+        .find((object) => object.kind === kind)
+      assert.deepStrictEqual(find(all, kind, name), committed, file)
     }
   })
 
@@ -226,6 +242,7 @@ describe("deploy/manager (kubectl delete -k deploy/manager uninstalls the operat
     const ids = manager.map(idOf)
     assert.notInclude(ids, `ClusterRole/${tenantOwnerClusterRole}`)
     assert.notInclude(ids, `ValidatingAdmissionPolicy/${trustedRegistriesPolicyName}`)
+    assert.notInclude(ids, `ValidatingAdmissionPolicy/${deletionProtectionPolicyName}`)
     assert.notInclude(ids, "ValidatingAdmissionPolicy/kleff-keep-tenant-data")
     assert.include(ids, `Deployment/${operatorNamespace}/tenant-operator`)
   })
@@ -236,6 +253,8 @@ describe("deploy/manager (kubectl delete -k deploy/manager uninstalls the operat
       "CustomResourceDefinition/plans.kleff.kleff.io",
       `ClusterRole/${tenantOwnerClusterRole}`,
       `ValidatingAdmissionPolicy/${trustedRegistriesPolicyName}`,
+      `ValidatingAdmissionPolicy/${deletionProtectionPolicyName}`,
+      `ValidatingAdmissionPolicyBinding/${deletionProtectionPolicyName}`,
       "ValidatingAdmissionPolicy/kleff-keep-tenant-data",
       "ValidatingAdmissionPolicyBinding/kleff-keep-tenant-data"
     ])
