@@ -4,17 +4,21 @@
  * Plan, and only then build the children), what should exist from that decision (`desired`) and
  * what to report (`status`). A Tenant that does not decode is reported by `invalid`. Anything that
  * goes wrong is a reason in a condition; while a decision is blocked, the tenant's existing
- * objects are retained, never removed. No I/O here: decoding, diffing, ordering, finalizers and
+ * objects are retained, never removed; while the Tenant CRD is being deleted, a deleting Tenant's
+ * objects are kept (`crdDeletionHold`). No I/O here: decoding, diffing, ordering, finalizers and
  * writes belong to core and k8s.
  */
 import {
+  apiVersionOf,
   type ConditionInput,
+  type DeletionHold,
   type Desired,
   decodeObject,
   type InvalidObject,
   isControlledBy,
   isDeleting,
   isOfType,
+  Kinds,
   type KubeObject,
   keyOf,
   keyOfRef,
@@ -36,7 +40,8 @@ import {
   type StoredTenant,
   type Tenant,
   type TenantPhase,
-  TenantType
+  TenantType,
+  tenantCrdName
 } from "./api/Tenant.ts"
 import { tenantOwnerClusterRole } from "./desired/Access.ts"
 import {
@@ -276,6 +281,13 @@ const summary = (conditions: ReadonlyArray<ConditionInput>, readyMessage: string
 
 const deletingReport = (primary: KubeObject, outcome: Outcome): Report => {
   const namespace = reportedNamespace(primary)
+  if (outcome.held !== undefined) {
+    return {
+      phase: "Terminating",
+      namespace,
+      conditions: everyCondition(outcome.held.reason, outcome.held.message)
+    }
+  }
   const remaining = outcome.remaining.length
   const message =
     remaining === 0
@@ -498,6 +510,52 @@ export const planReference: Reference = {
       .map(keyOf)
 }
 
+const tenantCrdRef: ObjectRef = {
+  apiVersion: apiVersionOf(Kinds.CustomResourceDefinition),
+  kind: Kinds.CustomResourceDefinition.kind,
+  name: tenantCrdName
+}
+
+/**
+ * The Tenant CRD, the one CustomResourceDefinition the controller reads (watched by name): once it
+ * is being deleted, every Tenant is requeued, to be held (`crdDeletionHold`).
+ */
+export const tenantCrdReference: Reference = {
+  type: Kinds.CustomResourceDefinition,
+  name: tenantCrdName,
+  toPrimaries: (crd, tenants) => (isDeleting(crd) ? tenants.map(keyOf) : [])
+}
+
+/** The reason a deleting Tenant's children are kept while the Tenant CRD is being deleted. */
+export const crdDeletingReason = "CustomResourceDefinitionDeleting"
+
+/**
+ * Deleting the Tenant CRD deletes every Tenant, bypassing admission (so `deletionProtection` too),
+ * whatever anyone meant: that is no reason to delete a tenant's namespace. While the CRD is being
+ * deleted (or cannot be seen in the cache, which a Tenant's existence rules out but for a moment),
+ * a deleting Tenant keeps everything; its finalizer goes once it owns nothing, i.e. once an
+ * administrator has orphaned its children (`kubectl delete tenant NAME --cascade=orphan`).
+ */
+export const crdDeletionHold = (snapshot: Snapshot): DeletionHold | undefined => {
+  const crd = snapshot.get(tenantCrdRef)
+  if (crd !== undefined && !isDeleting(crd)) return undefined
+  const name = snapshot.primary.metadata.name
+  const namespace = reportedNamespace(snapshot.primary)
+  const state =
+    crd === undefined
+      ? `CustomResourceDefinition ${tenantCrdName} cannot be seen, as if it were deleted`
+      : `CustomResourceDefinition ${tenantCrdName} is being deleted (since ${crd.metadata.deletionTimestamp}), which deletes every Tenant`
+  return {
+    reason: crdDeletingReason,
+    message:
+      `${state}. The operator deletes nothing while it is: ${namespace === undefined ? "the tenant's namespace" : `namespace "${namespace}"`} ` +
+      "and everything in it stay. To keep them and re-create the CRD: " +
+      `kubectl delete tenant ${name} --cascade=orphan --wait=false (the Tenant then goes, its objects stay), ` +
+      `wait for the CRD to go, re-apply the CRD and the Tenant, then give it back its objects: tenant-operator adopt ${name}. ` +
+      "See Troubleshooting in the operator's README."
+  }
+}
+
 /** The Tenant controller: a core `Reconciler` that always reports status. */
 export type TenantReconciler = Reconciler<StoredTenant, TenantDecision>
 
@@ -506,8 +564,9 @@ export const makeTenantReconciler = (config: TenantOperatorConfig): TenantReconc
   name: tenantControllerName,
   primary: TenantType,
   owned: tenantOwnedTypes(config),
-  references: [planReference],
+  references: [planReference, tenantCrdReference],
   finalizer: namespaceFinalizer,
+  holdDeletion: crdDeletionHold,
   decide: (observed) => decideTenant(observed, config),
   desired: (decision) => desiredFor(decision, config),
   status: (decision, outcome) =>

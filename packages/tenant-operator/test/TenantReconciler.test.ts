@@ -1,13 +1,16 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Action, type KubeObject, keyOf, keyOfRef, plan, Quantity, Simulator } from "@kleff/core"
-import type { Tenant } from "../src/api/Tenant.ts"
+import { Result } from "effect"
+import { type Tenant, tenantCrdName } from "../src/api/Tenant.ts"
 import { defaultConfig, makeConfig } from "../src/desired/Config.ts"
 import { LimitRangeType, ResourceQuotaType } from "../src/desired/ResourceTypes.ts"
 import {
+  crdDeletingReason,
   makeTenantReconciler,
   namespaceFinalizer,
   tenantConditionTypes,
-  tenantControllerName
+  tenantControllerName,
+  tenantCrdReference
 } from "../src/TenantReconciler.ts"
 import { foreignNamespace, planFor, samplePlan, sampleTenant, withSpec, withStatus } from "./fixtures.ts"
 import {
@@ -356,6 +359,92 @@ describe("deleting a Tenant", () => {
   })
 })
 
+describe("deleting the Tenant CRD", () => {
+  const crdRef = {
+    apiVersion: "apiextensions.k8s.io/v1",
+    kind: "CustomResourceDefinition",
+    name: tenantCrdName
+  }
+  /** What the API server does when the CRD is deleted: the CRD and every Tenant get a deletionTimestamp. */
+  const deleteCrd = (cluster: Simulator.Cluster): Simulator.Cluster => {
+    const crd = objectIn(cluster, crdRef) ?? assert.fail("no CRD")
+    return deleteTenant(
+      Simulator.insert(cluster, { ...crd, metadata: { ...crd.metadata, deletionTimestamp: now } }, now)
+    )
+  }
+  const children = (cluster: Simulator.Cluster) =>
+    Simulator.objects(cluster).filter((object) => object.metadata.ownerReferences !== undefined)
+
+  it("deletes nothing: the namespace and every child stay, the finalizer stays, and the Tenant says why and what to do", () => {
+    const before = converged()
+    const run = reconcile(deleteCrd(before), defaultConfig)
+    assert.deepStrictEqual(
+      writesOf(run).map((action) => action._tag),
+      ["PatchStatus", "Event"]
+    )
+    assert.deepStrictEqual(children(run.cluster), children(before))
+    assert.include(tenantIn(run.cluster)?.metadata.finalizers ?? [], namespaceFinalizer)
+    assert.strictEqual(tenantIn(run.cluster)?.status?.phase, "Terminating")
+    for (const type of tenantConditionTypes) {
+      const condition = conditionIn(run.cluster, type)
+      assert.strictEqual(condition.reason, crdDeletingReason)
+      assert.include(
+        condition.message,
+        `CustomResourceDefinition ${tenantCrdName} is being deleted (since ${now})`
+      )
+      assert.include(condition.message, 'namespace "tenant-example-tenant" and everything in it stay')
+      assert.include(condition.message, "kubectl delete tenant example-tenant --cascade=orphan --wait=false")
+      assert.include(condition.message, "tenant-operator adopt example-tenant")
+    }
+    const event = writesOf(run).find((action) => action._tag === "Event")
+    assert.strictEqual(event?._tag === "Event" ? event.reason : undefined, crdDeletingReason)
+    // Looked at again with backoff from when the deletion began, not every 5 s.
+    const later = Simulator.reconcileOnce(run.cluster, tenantRef, reconciler, { now: "2025-01-01T00:01:00Z" })
+    assert.strictEqual(later.reconciled?.requeueAfterMillis, 60_000)
+  })
+
+  it("holds as well when the CRD cannot be seen", () => {
+    const withCrd = converged()
+    const uid = objectIn(withCrd, crdRef)?.metadata.uid ?? ""
+    const gone = Simulator.applyAction(withCrd, Action.Delete({ ref: crdRef, uid }), now, "admin")
+    if (Result.isFailure(gone)) return assert.fail(gone.failure.message)
+    assert.isUndefined(objectIn(gone.success, crdRef))
+    const cluster = deleteTenant(gone.success)
+    const run = reconcile(cluster, defaultConfig)
+    assert.isDefined(objectIn(run.cluster, namespaceRef))
+    assert.strictEqual(conditionIn(run.cluster, "TenantReady").reason, crdDeletingReason)
+    assert.include(conditionIn(run.cluster, "TenantReady").message, "cannot be seen")
+  })
+
+  it("lets the Tenant go once its children are orphaned (--cascade=orphan): the namespace stays", () => {
+    let cluster = reconcile(deleteCrd(converged()), defaultConfig).cluster
+    // The garbage collector's part of an orphaning delete: owner references removed.
+    for (const object of children(cluster))
+      cluster = Simulator.insert(
+        cluster,
+        { ...object, metadata: { ...object.metadata, ownerReferences: [] } },
+        now
+      )
+    const run = reconcile(cluster, defaultConfig)
+    assert.deepStrictEqual(
+      writesOf(run).map((action) => action._tag),
+      ["RemoveFinalizer"]
+    )
+    assert.isUndefined(tenantIn(run.cluster))
+    assert.isDefined(objectIn(run.cluster, namespaceRef))
+    assert.isDefined(objectIn(run.cluster, quotaRef))
+  })
+
+  it("requeues every Tenant when the CRD starts going, and none for any other change to it", () => {
+    const crd = objectIn(converged(), crdRef) ?? assert.fail("no CRD")
+    const tenants = [tenant, { ...tenant, metadata: { ...tenant.metadata, name: "other" } }]
+    assert.deepStrictEqual([...tenantCrdReference.toPrimaries(crd, tenants)], [])
+    const deleting = { ...crd, metadata: { ...crd.metadata, deletionTimestamp: now } }
+    assert.deepStrictEqual([...tenantCrdReference.toPrimaries(deleting, tenants)], tenants.map(keyOf))
+    assert.strictEqual(tenantCrdReference.name, tenantCrdName)
+  })
+})
+
 describe("status for what only the operator can judge", () => {
   it("InvalidNamespaceName: the template gives no valid name, nothing is created", () => {
     const config = makeConfig({ namespaceTemplate: "{userId}" })
@@ -365,7 +454,7 @@ describe("status for what only the operator can judge", () => {
       Simulator.objects(cluster)
         .map((object) => object.kind)
         .sort(),
-      ["Plan", "Tenant"]
+      ["CustomResourceDefinition", "Plan", "Tenant"]
     )
     const namespaceReady = conditionIn(cluster, "NamespaceReady")
     assert.strictEqual(namespaceReady.reason, "InvalidNamespaceName")

@@ -7,6 +7,7 @@
 import { assert } from "@effect/vitest"
 import { Action, type Condition, type KubeObject, type ObjectRef, Simulator } from "@kleff/core"
 import { Result } from "effect"
+import { tenantCrd } from "../src/api/crds.ts"
 import type { Tenant } from "../src/api/Tenant.ts"
 import type { TenantOperatorConfig } from "../src/desired/Config.ts"
 import { makeTenantReconciler, type TenantDecision, tenantControllerName } from "../src/TenantReconciler.ts"
@@ -19,8 +20,9 @@ export const tenantRefOf = (name: string): ObjectRef => ({
   name
 })
 
+/** A cluster with the Tenant CRD installed (as any cluster holding Tenants has it) and `objects`. */
 export const clusterWith = (objects: ReadonlyArray<KubeObject>): Simulator.Cluster =>
-  Simulator.insertAll(Simulator.emptyCluster, objects, now)
+  Simulator.insertAll(Simulator.emptyCluster, [tenantCrd(), ...objects], now)
 
 /** Reconciles the Tenant until nothing is left to write; fails the test if that takes more than `maxRounds`. */
 export const reconcile = (

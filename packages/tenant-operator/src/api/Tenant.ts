@@ -86,5 +86,8 @@ export const TenantType: ResourceType<StoredTenant> = {
   schema: StoredTenant
 }
 
+/** The name of the Tenant CustomResourceDefinition (`<plural>.<group>`). */
+export const tenantCrdName = `${TenantType.plural}.${TenantType.group}`
+
 export const decodeTenant = decodeWith(Tenant)
 export const decodeTenantStatus = decodeWith(TenantStatus)

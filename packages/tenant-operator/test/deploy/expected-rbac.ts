@@ -38,6 +38,12 @@ export const expectedRules: Readonly<Record<string, ReadonlyArray<PolicyRule>>> 
       verbs: ["bind"]
     },
     {
+      apiGroups: ["apiextensions.k8s.io"],
+      resources: ["customresourcedefinitions"],
+      resourceNames: ["tenants.kleff.kleff.io"],
+      verbs: ["list", "watch"]
+    },
+    {
       apiGroups: ["admissionregistration.k8s.io"],
       resources: ["validatingadmissionpolicybindings"],
       verbs: ["list", "watch", "create", "patch", "delete"]

@@ -270,6 +270,20 @@ const refusedAccesses: ReadonlyArray<Access> = [
     name: "tenants.kleff.kleff.io"
   },
   { verb: "create", group: "apiextensions.k8s.io", resource: "customresourcedefinitions" },
+  // It reads the Tenant CRD by name, and no other CRD (their schemas are none of its business).
+  { verb: "list", group: "apiextensions.k8s.io", resource: "customresourcedefinitions" },
+  {
+    verb: "watch",
+    group: "apiextensions.k8s.io",
+    resource: "customresourcedefinitions",
+    name: "plans.kleff.kleff.io"
+  },
+  {
+    verb: "patch",
+    group: "apiextensions.k8s.io",
+    resource: "customresourcedefinitions",
+    name: "tenants.kleff.kleff.io"
+  },
   { verb: "create", group: "admissionregistration.k8s.io", resource: "validatingadmissionpolicies" },
   {
     verb: "patch",

@@ -9,7 +9,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { apiVersionOf, type ResourceType } from "@kleff/core"
 import { Interpreter, LeaderElection, Snapshot } from "@kleff/k8s"
 import { PlanType } from "../../src/api/Plan.ts"
-import { TenantType } from "../../src/api/Tenant.ts"
+import { TenantType, tenantCrdName } from "../../src/api/Tenant.ts"
 import { tenantOwnerClusterRole } from "../../src/desired/Access.ts"
 import { tenantOwnedTypes } from "../../src/desired/Children.ts"
 import { makeConfig } from "../../src/desired/Config.ts"
@@ -90,8 +90,15 @@ describe("deploy/: the operator's RBAC", () => {
     }
   })
 
-  it("never grants Secrets, Pods, nodes, CRDs or RBAC roles", () => {
+  it("never grants Secrets, Pods, nodes, CRDs or RBAC roles; only reads the Tenant CRD, by name", () => {
     const everything = rolesOfOperator(kustomizeWithComponents(Object.keys(expectedComponentRules)))
+    const crds = [...everything.values()]
+      .flatMap((role) => permissionsOf(role.rules ?? []))
+      .filter((permission) => permission.includes(" apiextensions.k8s.io/customresourcedefinitions"))
+    assert.sameMembers(crds, [
+      `list apiextensions.k8s.io/customresourcedefinitions:${tenantCrdName}`,
+      `watch apiextensions.k8s.io/customresourcedefinitions:${tenantCrdName}`
+    ])
     for (const resource of [
       "core/secrets",
       "core/pods",
@@ -111,10 +118,13 @@ describe("deploy/: the operator's RBAC", () => {
   describe("traced to the code", () => {
     const defaultReconciler = makeTenantReconciler(makeConfig())
 
-    it("lists and watches every kind the Tenant controller caches: its primary, owned and referenced kinds", () => {
+    it("lists and watches every kind the Tenant controller caches: its primary, owned and referenced kinds (by name where it watches one object)", () => {
       for (const type of Snapshot.kindsOf(defaultReconciler)) {
-        const verbs = verbsOn(operatorRoles, resourceOf(type))
-        assert.isTrue(verbs.has("list") && verbs.has("watch"), `${resourceOf(type)}: ${[...verbs].join(",")}`)
+        const { fieldSelector } = Snapshot.selectorsOf(defaultReconciler, type)
+        const name = fieldSelector?.replace(/^metadata\.name=/u, "")
+        const resource = name === undefined ? resourceOf(type) : `${resourceOf(type)}:${name}`
+        const verbs = verbsOn(operatorRoles, resource)
+        assert.isTrue(verbs.has("list") && verbs.has("watch"), `${resource}: ${[...verbs].join(",")}`)
       }
     })
 
