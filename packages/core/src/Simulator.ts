@@ -411,7 +411,8 @@ export const applyActions = (
 /**
  * Puts `object` into the cluster as it is, the way a test sets up a state: its UID, finalizers,
  * owner references and deletionTimestamp are kept; a missing UID, resourceVersion, generation or
- * creationTimestamp is filled in. Quantities are stored in canonical form. No admission checks.
+ * creationTimestamp is filled in; a terminating Namespace gets phase Terminating (its other status
+ * is kept). Quantities are stored in canonical form. No admission checks.
  */
 export const insert = (cluster: Cluster, object: KubeObject, now = "1970-01-01T00:00:00Z"): Cluster => {
   const uid = object.metadata.uid ?? `uid-${cluster.nextUid}`
@@ -425,7 +426,10 @@ export const insert = (cluster: Cluster, object: KubeObject, now = "1970-01-01T0
   const defaulted = withServerDefaults(withMetadata(object, metadata))
   const placed =
     isNamespace(defaulted) && metadata.deletionTimestamp !== undefined
-      ? { ...defaulted, status: { phase: "Terminating" } }
+      ? {
+          ...defaulted,
+          status: { ...(Predicate.isObject(object.status) ? object.status : {}), phase: "Terminating" }
+        }
       : defaulted
   return store(next, canonicalize(placed))
 }

@@ -55,6 +55,7 @@ import type { TenantOperatorConfig } from "./desired/Config.ts"
 import { type InvalidNamespaceName, tenantLabel, tenantNamespaceName } from "./desired/Namespace.ts"
 import { ownedByTenant } from "./desired/Ownership.ts"
 import { NamespaceType } from "./desired/ResourceTypes.ts"
+import { describeTermination, namespaceDeletionBlockedReason, terminationOf } from "./TerminatingNamespace.ts"
 
 /** The controller's name: its field manager, event source and metric label. */
 export const tenantControllerName = "tenant-controller"
@@ -288,6 +289,24 @@ const deletingReport = (primary: KubeObject, outcome: Outcome): Report => {
       conditions: everyCondition(outcome.held.reason, outcome.held.message)
     }
   }
+  const terminating = outcome.remaining.find(
+    (object) => isOfType(object, NamespaceType) && isDeleting(object)
+  )
+  const termination = terminating === undefined ? undefined : terminationOf(terminating)
+  const state =
+    terminating === undefined || termination === undefined
+      ? ""
+      : ` ${describeTermination(terminating.metadata.name, termination)}`
+  if (termination?.blocked === true) {
+    return {
+      phase: "Terminating",
+      namespace,
+      conditions: everyCondition(
+        namespaceDeletionBlockedReason,
+        `The tenant is being deleted and waits for its namespace to go.${state} The Tenant goes once the namespace has.`
+      )
+    }
+  }
   const remaining = outcome.remaining.length
   const message =
     remaining === 0
@@ -295,7 +314,7 @@ const deletingReport = (primary: KubeObject, outcome: Outcome): Report => {
       : `The tenant is being deleted; waiting for ${remaining} object${remaining === 1 ? "" : "s"} to go (${outcome.remaining
           .slice(0, 3)
           .map((object) => describe(refOf(object)))
-          .join(", ")}${remaining > 3 ? ", …" : ""}).`
+          .join(", ")}${remaining > 3 ? ", …" : ""}).${state}`
   return { phase: "Terminating", namespace, conditions: everyCondition("Terminating", message) }
 }
 
@@ -335,15 +354,20 @@ const namespacedReport = (
   const namespaceExpected =
     decision._tag === "Resolved" ? expectObject(decision.children.namespace) : expectRef(refs.namespace)
   const namespaceState = childState(primary, observed, namespaceExpected)
+  /** A namespace of ours on its way out: since when, and what holds it. */
+  const namespaceTermination = (current: KubeObject | undefined): ConditionInput => {
+    const termination = current === undefined ? undefined : terminationOf(current)
+    return condition(
+      "NamespaceReady",
+      "False",
+      termination?.blocked === true ? namespaceDeletionBlockedReason : "NamespaceTerminating",
+      `${termination === undefined ? `Namespace "${namespace}" is being deleted.` : describeTermination(namespace, termination)} It is created again once it is gone.`
+    )
+  }
 
   const namespaceReady: ConditionInput =
     namespaceState === "deleting"
-      ? condition(
-          "NamespaceReady",
-          "False",
-          "NamespaceTerminating",
-          `Namespace "${namespace}" is being deleted; it is created again once it is gone.`
-        )
+      ? namespaceTermination(observed.get(namespaceExpected.ref))
       : namespaceState === "missing"
         ? condition(
             "NamespaceReady",

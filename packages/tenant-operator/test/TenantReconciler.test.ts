@@ -359,6 +359,57 @@ describe("deleting a Tenant", () => {
   })
 })
 
+describe("a namespace held in Terminating by someone else", () => {
+  /** `cluster` with the tenant's namespace terminating since `now`, held by a foreign finalizer inside. */
+  const held = (cluster: Simulator.Cluster): Simulator.Cluster => {
+    const namespace = objectIn(cluster, namespaceRef) ?? assert.fail("no namespace")
+    return Simulator.insert(
+      cluster,
+      {
+        ...namespace,
+        metadata: { ...namespace.metadata, deletionTimestamp: now },
+        status: {
+          phase: "Terminating",
+          conditions: [
+            {
+              type: "NamespaceFinalizersRemaining",
+              status: "True",
+              reason: "SomeFinalizersRemain",
+              message:
+                "Some content in the namespace has finalizers remaining: example.com/hold in 1 resource instances",
+              lastTransitionTime: now
+            }
+          ]
+        }
+      },
+      now
+    )
+  }
+  const reportOf = (cluster: Simulator.Cluster) => {
+    const observed = Simulator.observe(cluster, tenantRef, reconciler)
+    if (observed === undefined) return assert.fail("tenant gone")
+    return plan(reconciler, observed, now).report ?? assert.fail("no report")
+  }
+
+  it("is reported on a deleting Tenant: reason, what holds it, since when", () => {
+    const report = reportOf(held(deleteTenant(converged())))
+    assert.strictEqual(report.fields.phase, "Terminating")
+    for (const condition of report.conditions) {
+      assert.strictEqual(condition.reason, "NamespaceDeletionBlocked")
+      assert.include(condition.message, `Namespace "tenant-example-tenant" has been terminating since ${now}`)
+      assert.include(condition.message, "example.com/hold in 1 resource instances")
+    }
+  })
+
+  it("is reported on a live Tenant whose namespace someone deleted", () => {
+    const report = reportOf(held(converged()))
+    const namespaceReady = report.conditions.find((condition) => condition.type === "NamespaceReady")
+    assert.strictEqual(namespaceReady?.reason, "NamespaceDeletionBlocked")
+    assert.include(namespaceReady?.message, "example.com/hold")
+    assert.include(namespaceReady?.message, "It is created again once it is gone.")
+  })
+})
+
 describe("deleting the Tenant CRD", () => {
   const crdRef = {
     apiVersion: "apiextensions.k8s.io/v1",
