@@ -33,6 +33,7 @@ import {
   type StatusReport
 } from "@kleff/core"
 import { Predicate, Result } from "effect"
+import { adoptionVerdict } from "./Adoption.ts"
 import { apiVersion } from "./api/Group.ts"
 import { type Plan, PlanType } from "./api/Plan.ts"
 import {
@@ -494,8 +495,13 @@ const reportFor = (outcome: Outcome, decision: TenantDecision, config: TenantOpe
       return withoutNamespace(
         decision.tenant.status?.namespace,
         "NamespaceConflict",
-        `Namespace "${decision.namespace}" already exists and does not belong to this Tenant. ` +
-          "It is never adopted, changed or deleted; remove it, or ask an administrator to resolve the clash.",
+        adoptionVerdict(primary, decision.existing).adopt
+          ? `Namespace "${decision.namespace}" was made by the tenant operator for a Tenant of this name, and ` +
+              "nothing owns it now (its Tenant was deleted with --cascade=orphan, or the Tenant CRD was re-created). " +
+              "It is not adopted on its own: if it is this tenant's, an administrator gives it back with " +
+              `tenant-operator adopt ${decision.tenant.metadata.name}.`
+          : `Namespace "${decision.namespace}" already exists and does not belong to this Tenant. ` +
+              "It is never adopted, changed or deleted; remove it, or ask an administrator to resolve the clash.",
         `Namespace "${decision.namespace}" is not the tenant's.`
       )
     case "PlanUnresolved":

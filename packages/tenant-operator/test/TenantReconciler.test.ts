@@ -359,6 +359,33 @@ describe("deleting a Tenant", () => {
   })
 })
 
+describe("a namespace the operator made for a Tenant of this name, orphaned", () => {
+  it("is a conflict, never adopted on its own; the message names tenant-operator adopt", () => {
+    const orphan: KubeObject = {
+      apiVersion: "v1",
+      kind: "Namespace",
+      metadata: {
+        name: "tenant-example-tenant",
+        uid: "uid-orphan",
+        labels: {
+          "app.kubernetes.io/managed-by": "kleff-tenant-operator",
+          "kleff.io/tenant": "example-tenant"
+        }
+      }
+    }
+    const run = reconcile(clusterWith([basic, orphan, tenant]), defaultConfig)
+    assert.deepStrictEqual(objectIn(run.cluster, namespaceRef)?.metadata.ownerReferences, undefined)
+    const namespaceReady = conditionIn(run.cluster, "NamespaceReady")
+    assert.strictEqual(namespaceReady.reason, "NamespaceConflict")
+    assert.include(namespaceReady.message, "tenant-operator adopt example-tenant")
+    const foreign = reconcile(
+      clusterWith([basic, foreignNamespace("tenant-example-tenant"), tenant]),
+      defaultConfig
+    )
+    assert.notInclude(conditionIn(foreign.cluster, "NamespaceReady").message, "tenant-operator adopt")
+  })
+})
+
 describe("a namespace held in Terminating by someone else", () => {
   /** `cluster` with the tenant's namespace terminating since `now`, held by a foreign finalizer inside. */
   const held = (cluster: Simulator.Cluster): Simulator.Cluster => {

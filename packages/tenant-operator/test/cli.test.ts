@@ -229,7 +229,7 @@ describe("tenant-operator crds and --help (as a process)", () => {
     async () => {
       const run = await cli("--help")
       assert.strictEqual(run.code, 0, run.stderr)
-      for (const command of ["run", "install", "crds", "plan", "render", "status"]) {
+      for (const command of ["run", "install", "crds", "plan", "render", "status", "adopt"]) {
         assert.match(run.stdout, new RegExp(`^  ${command} `, "m"), run.stdout)
       }
       assert.include(run.stdout, "--log-format <auto|text|json>")

@@ -1,7 +1,7 @@
 /**
  * `tenant-operator`: the operator's one command line, an `effect/cli` program. `run` is the
  * controller manager (flags named as kubebuilder-made operators name them); `install` applies the
- * CRDs and cluster objects; `crds`, `plan`, `render` and `status` live in their own modules. Global flags:
+ * CRDs and cluster objects; `crds`, `plan`, `render`, `status` and `adopt` live in their own modules. Global flags:
  * `--log-format` (see `Logging.ts`), and effect/cli's `--log-level`, `--help`, `--version`.
  * Argument handling only: every command calls into a module that does the work.
  */
@@ -10,6 +10,7 @@ import { Console, Effect } from "effect"
 import { CliError, CliOutput, Command, Flag } from "effect/cli"
 import { install as installInCluster } from "../Install.ts"
 import { clientLayer, runOperator } from "../Operator.ts"
+import { adoptCommand } from "./adopt.ts"
 import { crdsCommand } from "./crds.ts"
 import { configFrom, kubeconfig, kubeconfigPath, tenantConfigFlags } from "./Flags.ts"
 import { CommandFailed, logFormat, reportFailure, selectedLogger } from "./Logging.ts"
@@ -82,7 +83,15 @@ const install = Command.make(
 
 const tenantOperator = Command.make("tenant-operator").pipe(
   Command.withDescription("The Kleff tenant operator: a namespace, quota, access and isolation per Tenant."),
-  Command.withSubcommands([run, install, crdsCommand, planCommand, renderCommand, statusCommand]),
+  Command.withSubcommands([
+    run,
+    install,
+    crdsCommand,
+    planCommand,
+    renderCommand,
+    statusCommand,
+    adoptCommand
+  ]),
   Command.provide(selectedLogger),
   Command.withGlobalFlags([logFormat])
 )
