@@ -2,8 +2,13 @@
 // global setup, which sets KLEFF_TEST_KUBECONFIG; or by hand: `node tools/cluster/cluster.ts up`).
 // Nothing here imitates the API: these are ways to reach it, name things uniquely, and break the
 // network between the client and the server on purpose.
+import { spawn } from "node:child_process"
 import * as crypto from "node:crypto"
+import * as fs from "node:fs"
 import * as net from "node:net"
+import * as os from "node:os"
+import * as path from "node:path"
+import { fileURLToPath } from "node:url"
 import { describe, it } from "@effect/vitest"
 import { Kinds, type KubeObject, type ResourceType } from "@kleff/core"
 import { Effect, Layer, type Scope } from "effect"
@@ -38,6 +43,62 @@ const requirePath = (): string => {
   if (kubeconfigPath === undefined) throw new Error("KLEFF_TEST_KUBECONFIG is not set")
   return kubeconfigPath
 }
+
+// ---------------------------------------------------------------------------------------------
+// A control plane of a test's own
+
+const clusterCli = fileURLToPath(new URL("../../../tools/cluster/cluster.ts", import.meta.url))
+
+/** `tools/cluster/cluster.ts <command> --dir <dir>`; resolves to the last line it prints (`up`: the kubeconfig). */
+const clusterCommand = (command: "up" | "down", dir: string): Promise<string> =>
+  new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [clusterCli, command, "--dir", dir], {
+      stdio: ["ignore", "pipe", "pipe"]
+    })
+    let stdout = ""
+    let stderr = ""
+    child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
+      stdout += chunk
+    })
+    child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
+      stderr += chunk
+    })
+    child.on("error", reject)
+    child.on("close", (code) =>
+      code === 0
+        ? resolve(stdout.trim().split("\n").pop() ?? "")
+        : reject(new Error(`cluster ${command} --dir ${dir} exited ${code}:\n${stderr}`))
+    )
+  })
+
+export interface OwnCluster {
+  /** Its state directory (cluster.json, pki/, logs/). */
+  readonly dir: string
+  /** Its admin kubeconfig. */
+  readonly kubeconfig: string
+}
+
+/**
+ * A control plane of the caller's own, for a test that must not share the run's cluster (it
+ * restarts the API server, deletes a CRD every other test needs, or counts every request): the
+ * binaries the run already built, a fresh state directory. `stopOwnCluster` removes it.
+ */
+export const startOwnCluster = async (prefix: string): Promise<OwnCluster> => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix))
+  fs.rmSync(dir, { recursive: true })
+  return { dir, kubeconfig: await clusterCommand("up", dir) }
+}
+
+export const stopOwnCluster = async (cluster: OwnCluster): Promise<void> => {
+  await clusterCommand("down", cluster.dir)
+}
+
+/** `startOwnCluster` as a scoped resource: removed when the scope closes. */
+export const ownCluster = (prefix: string): Effect.Effect<OwnCluster, never, Scope.Scope> =>
+  Effect.acquireRelease(
+    Effect.promise(() => startOwnCluster(prefix)),
+    (cluster) => Effect.promise(() => stopOwnCluster(cluster))
+  )
 
 /** The admin connection of the test cluster. */
 export const kubeConfigLayer = (): Layer.Layer<KubeConfig, unknown> => KubeConfig.layerFromFile(requirePath())
