@@ -349,7 +349,7 @@ describe.skipIf(kubeconfig === undefined)(
         kubectl(["delete", "tenant", name, "--wait=false", "--ignore-not-found"])
         kubectl(["delete", "namespace", `tenant-${name}`, "--wait=false", "--ignore-not-found"])
       }
-    })
+    }, 60_000)
 
     it("ships a deletion-protection policy whose CEL type-checks against the Tenant schema", () => {
       const policy = getJson(["validatingadmissionpolicy", deletionProtectionPolicyName])
