@@ -526,6 +526,13 @@ const reconcile = (world: World, at = now, r: Reconciler<Tenant, Tenant> = recon
   return { rounds: result.rounds, cluster: result.cluster, converged: result.converged }
 }
 
+/** The objects of the reconciler's owned kinds in `cluster` that the primary controls. */
+const controlledIn = (cluster: Simulator.Cluster): ReadonlyArray<KubeObject> =>
+  Simulator.objects(cluster).filter(
+    (object) =>
+      controllerUidOf(object) === primaryUid && reconciler.owned.some((type) => isOfType(object, type))
+  )
+
 /** An object as far as its content goes: quantities by value, without the write counters. */
 const comparable = (object: KubeObject): KubeObject => {
   const {
@@ -751,11 +758,7 @@ describe("plan properties over arbitrary cluster states", () => {
         assert.strictEqual(removal, writes.length - 1)
         const controlled = round.snapshot.owned.filter((object) => controllerUidOf(object) === primaryUid)
         assert.deepStrictEqual(controlled.map(keyOf), [])
-        const inCluster = Simulator.objects(round.cluster).filter(
-          (object) =>
-            controllerUidOf(object) === primaryUid && reconciler.owned.some((type) => isOfType(object, type))
-        )
-        assert.deepStrictEqual(inCluster.map(keyOf), [])
+        assert.deepStrictEqual(controlledIn(round.cluster).map(keyOf), [])
       }
       // Liveness: a deleting tenant holding our finalizer lets go unless a child is held by someone else.
       const primary = Simulator.get(run.cluster, refOf(world.primary))
@@ -984,11 +987,7 @@ describe("plan properties over arbitrary cluster states", () => {
           describeActions(round.plan)
         )
         if (!actionsOf(round).some((action) => action._tag === "RemoveFinalizer")) continue
-        const controlled = Simulator.objects(round.cluster).filter(
-          (object) =>
-            controllerUidOf(object) === primaryUid && reconciler.owned.some((type) => isOfType(object, type))
-        )
-        assert.deepStrictEqual(controlled.map(keyOf), [])
+        assert.deepStrictEqual(controlledIn(round.cluster).map(keyOf), [])
       }
       // A primary deleted under our finalizer from the start leaves every live child it controls
       // untouched (the Simulator's namespace controller still finishes what was already going).

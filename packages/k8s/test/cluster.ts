@@ -47,14 +47,27 @@ const requirePath = (): string => {
 // ---------------------------------------------------------------------------------------------
 // A control plane of a test's own
 
-const clusterCli = fileURLToPath(new URL("../../../tools/cluster/cluster.ts", import.meta.url))
+const repoRoot = fileURLToPath(new URL("../../../", import.meta.url))
+const clusterCli = path.join(repoRoot, "tools/cluster/cluster.ts")
 
-/** `tools/cluster/cluster.ts <command> --dir <dir>`; resolves to the last line it prints (`up`: the kubeconfig). */
-const clusterCommand = (command: "up" | "down", dir: string): Promise<string> =>
+export interface RunResult {
+  readonly code: number | null
+  readonly signal: NodeJS.Signals | null
+  readonly stdout: string
+  readonly stderr: string
+}
+
+/**
+ * Runs a command to completion in the repository's root, feeding it `input`; killed (and
+ * reported) after `timeoutMillis`. Never rejects for a non-zero exit: see `code`.
+ */
+export const runCommand = (
+  command: string,
+  args: ReadonlyArray<string>,
+  options: { readonly input?: string | undefined; readonly timeoutMillis?: number | undefined } = {}
+): Promise<RunResult> =>
   new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [clusterCli, command, "--dir", dir], {
-      stdio: ["ignore", "pipe", "pipe"]
-    })
+    const child = spawn(command, [...args], { cwd: repoRoot, stdio: ["pipe", "pipe", "pipe"] })
     let stdout = ""
     let stderr = ""
     child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
@@ -63,13 +76,28 @@ const clusterCommand = (command: "up" | "down", dir: string): Promise<string> =>
     child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
       stderr += chunk
     })
-    child.on("error", reject)
-    child.on("close", (code) =>
-      code === 0
-        ? resolve(stdout.trim().split("\n").pop() ?? "")
-        : reject(new Error(`cluster ${command} --dir ${dir} exited ${code}:\n${stderr}`))
-    )
+    const timer = setTimeout(() => child.kill("SIGKILL"), options.timeoutMillis ?? 180_000)
+    child.on("error", (error) => {
+      clearTimeout(timer)
+      reject(error)
+    })
+    child.on("close", (code, signal) => {
+      clearTimeout(timer)
+      resolve({ code, signal, stdout, stderr })
+    })
+    child.stdin.on("error", () => {})
+    child.stdin.end(options.input ?? "")
   })
+
+/** `tools/cluster/cluster.ts <command> --dir <dir>`; resolves to the last line it prints (`up`: the kubeconfig). */
+const clusterCommand = async (command: "up" | "down", dir: string): Promise<string> => {
+  const run = await runCommand(process.execPath, [clusterCli, command, "--dir", dir], {
+    timeoutMillis: 20 * 60_000
+  })
+  if (run.code !== 0)
+    throw new Error(`cluster ${command} --dir ${dir} exited ${run.code ?? run.signal}:\n${run.stderr}`)
+  return run.stdout.trim().split("\n").pop() ?? ""
+}
 
 export interface OwnCluster {
   /** Its state directory (cluster.json, pki/, logs/). */

@@ -1,11 +1,11 @@
 /**
  * The flags more than one command takes, defined once so every command names and documents them
- * alike: `--kubeconfig`, and the tenant flags that shape what a Tenant gets (`run`, `plan` and
+ * alike: `--kubeconfig`, the `<tenant>` argument, and the tenant flags that shape what a Tenant gets (`run`, `plan` and
  * `render` must agree on them, or a plan or a render would not show what the operator does).
  * Definitions only: no command lives here.
  */
 import { Option } from "effect"
-import { Flag } from "effect/cli"
+import { Argument, Flag } from "effect/cli"
 import { makeConfig, type TenantOperatorConfig } from "../desired/Config.ts"
 
 export const kubeconfig = Flag.String("kubeconfig").pipe(
@@ -14,6 +14,9 @@ export const kubeconfig = Flag.String("kubeconfig").pipe(
   ),
   Flag.optional
 )
+
+/** The one Tenant a command acts on (`plan`, `adopt`). */
+export const tenantArgument = Argument.String("tenant").pipe(Argument.withDescription("The Tenant's name."))
 
 /** The `--kubeconfig` value as the Operator's options take it. */
 export const kubeconfigPath = (value: Option.Option<string>): string | undefined =>

@@ -11,14 +11,14 @@
 import { isOfType, type KubeObject, keyOfType, refOf } from "@kleff/core"
 import { Client, DryRun } from "@kleff/k8s"
 import { Console, Effect } from "effect"
-import { Argument, Command } from "effect/cli"
+import { Command } from "effect/cli"
 import { adoptionPatch, adoptionVerdict, foreignObjects } from "../Adoption.ts"
 import { TenantType } from "../api/Tenant.ts"
 import { tenantOwnedTypes } from "../desired/Children.ts"
 import type { TenantOperatorConfig } from "../desired/Config.ts"
 import { clientLayer } from "../Operator.ts"
 import { makeTenantReconciler } from "../TenantReconciler.ts"
-import { configFrom, kubeconfig, kubeconfigPath, tenantConfigFlags } from "./Flags.ts"
+import { configFrom, kubeconfig, kubeconfigPath, tenantArgument, tenantConfigFlags } from "./Flags.ts"
 import { reportFailure } from "./Logging.ts"
 
 /** The field manager of the ownership it gives. */
@@ -68,7 +68,7 @@ export const adopt = Effect.fnUntraced(function* (tenant: string, config: Tenant
 export const adoptCommand = Command.make(
   "adopt",
   {
-    tenant: Argument.String("tenant").pipe(Argument.withDescription("The Tenant's name.")),
+    tenant: tenantArgument,
     kubeconfig,
     ...tenantConfigFlags
   },

@@ -7,12 +7,12 @@
 import { type Action, changeOf, type Difference, keyOfType, refOf } from "@kleff/core"
 import { DryRun } from "@kleff/k8s"
 import { Console, Effect } from "effect"
-import { Argument, Command } from "effect/cli"
+import { Command } from "effect/cli"
 import { TenantType } from "../api/Tenant.ts"
 import { clientLayer } from "../Operator.ts"
 import { makeTenantReconciler } from "../TenantReconciler.ts"
 import { toYaml } from "./crds.ts"
-import { configFrom, kubeconfig, kubeconfigPath, tenantConfigFlags } from "./Flags.ts"
+import { configFrom, kubeconfig, kubeconfigPath, tenantArgument, tenantConfigFlags } from "./Flags.ts"
 import { reportFailure } from "./Logging.ts"
 
 const indent = (text: string) =>
@@ -58,7 +58,7 @@ const describeAction = (action: Action, observedOf: (object: Action) => string |
 export const planCommand = Command.make(
   "plan",
   {
-    tenant: Argument.String("tenant").pipe(Argument.withDescription("The Tenant's name.")),
+    tenant: tenantArgument,
     kubeconfig,
     ...tenantConfigFlags
   },

@@ -11,7 +11,7 @@
  *      CRD go, re-create it, re-apply the Tenants, `tenant-operator adopt`; the namespaces and their
  *      data come through, and nothing foreign is adopted.
  */
-import { afterAll, afterEach, assert, beforeAll, it } from "@effect/vitest"
+import { afterAll, assert, beforeAll, it } from "@effect/vitest"
 import type { KubeObject } from "@kleff/core"
 import {
   describeCluster,
@@ -30,6 +30,7 @@ import {
   operatorBin,
   readRepoFile,
   runCommand,
+  showOperatorOutputOnFailure,
   startOperator,
   tempDirectory,
   tenantObject,
@@ -88,11 +89,7 @@ describeCluster("Deletion safety, end to end (own cluster, operator process + ku
     operator = await startOperator({ kubeconfig: cluster.kubeconfig })
   }, 10 * 60_000)
 
-  afterEach((context) => {
-    if (context.task.result?.state !== "fail" || operator === undefined) return
-    const tail = operator.output().trimEnd().split("\n").slice(-40).join("\n")
-    process.stderr.write(`\n--- the operator's last output (pid ${operator.pid}) ---\n${tail}\n`)
-  })
+  showOperatorOutputOnFailure(() => operator)
 
   afterAll(async () => {
     try {

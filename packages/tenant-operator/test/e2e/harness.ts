@@ -23,6 +23,7 @@ import { fileURLToPath } from "node:url"
 import { afterAll, afterEach, beforeAll } from "@effect/vitest"
 import type { KubeObject } from "@kleff/core"
 import { parse, stringify } from "yaml"
+import { type RunResult, runCommand } from "../../../k8s/test/cluster.ts"
 import {
   activeWorkers,
   parse as parseMetrics,
@@ -39,41 +40,7 @@ export const kubectlCommand: string = process.env.KLEFF_KUBECTL ?? "kubectl"
 // ---------------------------------------------------------------------------------------------
 // processes
 
-export interface RunResult {
-  readonly code: number | null
-  readonly signal: NodeJS.Signals | null
-  readonly stdout: string
-  readonly stderr: string
-}
-
-/** Runs a command to completion, feeding it `input`; killed (and reported) after `timeoutMillis`. */
-export const runCommand = (
-  command: string,
-  args: ReadonlyArray<string>,
-  options: { readonly input?: string | undefined; readonly timeoutMillis?: number | undefined } = {}
-): Promise<RunResult> =>
-  new Promise((resolve, reject) => {
-    const child = spawn(command, [...args], { cwd: repoRoot, stdio: ["pipe", "pipe", "pipe"] })
-    let stdout = ""
-    let stderr = ""
-    child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
-      stdout += chunk
-    })
-    child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
-      stderr += chunk
-    })
-    const timer = setTimeout(() => child.kill("SIGKILL"), options.timeoutMillis ?? 180_000)
-    child.on("error", (error) => {
-      clearTimeout(timer)
-      reject(error)
-    })
-    child.on("close", (code, signal) => {
-      clearTimeout(timer)
-      resolve({ code, signal, stdout, stderr })
-    })
-    child.stdin.on("error", () => {})
-    child.stdin.end(options.input ?? "")
-  })
+export { type RunResult, runCommand }
 
 const describeRun = (what: string, run: RunResult): string =>
   `${what} exited ${run.code ?? run.signal}:\n${run.stderr.trim() || run.stdout.trim()}`
@@ -622,6 +589,16 @@ export class Suite {
   }
 }
 
+/** Registers an `afterEach`: a failed test shows what the operator was saying at the time (its last 40 lines). */
+export const showOperatorOutputOnFailure = (operator: () => OperatorProcess | undefined): void => {
+  afterEach((context) => {
+    const current = operator()
+    if (context.task.result?.state !== "fail" || current === undefined) return
+    const tail = current.output().trimEnd().split("\n").slice(-40).join("\n")
+    process.stderr.write(`\n--- the operator's last output (pid ${current.pid}) ---\n${tail}\n`)
+  })
+}
+
 /**
  * Registers the hooks of an end-to-end suite in the current `describe`: before the tests, take the
  * cluster lock, install (as the admin) and start the operator; after them, delete what the tests
@@ -642,13 +619,7 @@ export const useSuite = (options: SuiteOptions): (() => Suite) => {
     suite = new Suite(new Kubectl(admin), operatorKubeconfig, options.operatorArgs ?? [], directory.path)
     await suite.startOperator()
   }, 30 * 60_000)
-  afterEach((context) => {
-    // A failed step shows what the operator was saying at the time.
-    const operator = suite?.operator
-    if (context.task.result?.state !== "fail" || operator === undefined) return
-    const tail = operator.output().trimEnd().split("\n").slice(-40).join("\n")
-    process.stderr.write(`\n--- the operator's last output (pid ${operator.pid}) ---\n${tail}\n`)
-  })
+  showOperatorOutputOnFailure(() => suite?.operator)
   afterAll(async () => {
     try {
       await suite?.cleanUp()
