@@ -4,10 +4,7 @@
 // network between the client and the server on purpose.
 import { spawn } from "node:child_process"
 import * as crypto from "node:crypto"
-import * as fs from "node:fs"
 import * as net from "node:net"
-import * as os from "node:os"
-import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { describe, it } from "@effect/vitest"
 import { Kinds, type KubeObject, type ResourceType } from "@kleff/core"
@@ -48,7 +45,6 @@ const requirePath = (): string => {
 // A control plane of a test's own
 
 const repoRoot = fileURLToPath(new URL("../../../", import.meta.url))
-const clusterCli = path.join(repoRoot, "tools/cluster/cluster.ts")
 
 export interface RunResult {
   readonly code: number | null
@@ -90,45 +86,6 @@ export const runCommand = (
   })
 
 /** `tools/cluster/cluster.ts <command> --dir <dir>`; resolves to the last line it prints (`up`: the kubeconfig). */
-const clusterCommand = async (command: "up" | "down", dir: string): Promise<string> => {
-  const run = await runCommand(process.execPath, [clusterCli, command, "--dir", dir], {
-    timeoutMillis: 20 * 60_000
-  })
-  if (run.code !== 0)
-    throw new Error(`cluster ${command} --dir ${dir} exited ${run.code ?? run.signal}:\n${run.stderr}`)
-  return run.stdout.trim().split("\n").pop() ?? ""
-}
-
-export interface OwnCluster {
-  /** Its state directory (cluster.json, pki/, logs/). */
-  readonly dir: string
-  /** Its admin kubeconfig. */
-  readonly kubeconfig: string
-}
-
-/**
- * A control plane of the caller's own, for a test that must not share the run's cluster (it
- * restarts the API server, deletes a CRD every other test needs, or counts every request): the
- * binaries the run already built, a fresh state directory. `stopOwnCluster` removes it.
- */
-export const startOwnCluster = async (prefix: string): Promise<OwnCluster> => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix))
-  fs.rmSync(dir, { recursive: true })
-  return { dir, kubeconfig: await clusterCommand("up", dir) }
-}
-
-export const stopOwnCluster = async (cluster: OwnCluster): Promise<void> => {
-  await clusterCommand("down", cluster.dir)
-}
-
-/** `startOwnCluster` as a scoped resource: removed when the scope closes. */
-export const ownCluster = (prefix: string): Effect.Effect<OwnCluster, never, Scope.Scope> =>
-  Effect.acquireRelease(
-    Effect.promise(() => startOwnCluster(prefix)),
-    (cluster) => Effect.promise(() => stopOwnCluster(cluster))
-  )
-
-/** The admin connection of the test cluster. */
 export const kubeConfigLayer = (): Layer.Layer<KubeConfig, unknown> => KubeConfig.layerFromFile(requirePath())
 
 /** An admin client (and its KubeConfig) for the test cluster. */

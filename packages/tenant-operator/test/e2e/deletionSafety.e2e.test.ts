@@ -13,12 +13,8 @@
  */
 import { afterAll, assert, beforeAll, it } from "@effect/vitest"
 import type { KubeObject } from "@kleff/core"
-import {
-  describeCluster,
-  type OwnCluster,
-  startOwnCluster,
-  stopOwnCluster
-} from "../../../k8s/test/cluster.ts"
+import { describeCluster } from "../../../k8s/test/cluster.ts"
+import * as OwnCluster from "../../../k8s/test/ownCluster.ts"
 import { parse as parseMetrics, reconciles, writes } from "../../bench/Prometheus.ts"
 import {
   conditionOf,
@@ -40,7 +36,7 @@ import {
 const crd = "crd/tenants.kleff.kleff.io"
 const hold = "example.com/hold"
 
-let cluster: OwnCluster | undefined
+let cluster: OwnCluster.OwnCluster | undefined
 let kubectl: Kubectl
 let operator: OperatorProcess | undefined
 const directory = tempDirectory()
@@ -83,7 +79,7 @@ const counters = async (): Promise<{ readonly reconciles: number; readonly write
 
 describeCluster("Deletion safety, end to end (own cluster, operator process + kubectl)", () => {
   beforeAll(async () => {
-    cluster = await startOwnCluster("kleff-e2e-deletion-")
+    cluster = OwnCluster.up("kleff-e2e-deletion")
     kubectl = new Kubectl(cluster.kubeconfig)
     await installOperator(cluster.kubeconfig)
     operator = await startOperator({ kubeconfig: cluster.kubeconfig })
@@ -96,7 +92,7 @@ describeCluster("Deletion safety, end to end (own cluster, operator process + ku
       await operator?.stop()
     } finally {
       directory.remove()
-      if (cluster !== undefined) await stopOwnCluster(cluster)
+      if (cluster !== undefined) OwnCluster.down(cluster)
     }
   }, 5 * 60_000)
 
