@@ -405,8 +405,11 @@ const badPlan: Arbitrary.Arbitrary<PlanCase> = Arbitrary.all({
 // ---------------------------------------------------------------------------------------------
 // cases
 
+/** A well-formed spec, never protected from deletion: the run must be able to delete what it wrote. */
+const unprotected = ({ deletionProtection: _protected, ...spec }: TenantSpec): TenantSpec => spec
+
 const wellFormed = Arbitrary.all({
-  spec: Arbitrary.schema(TenantSpec),
+  spec: Arbitrary.schema(TenantSpec).pipe(Arbitrary.map(unprotected)),
   unknownSpec: unknownFields([...tenantStringFields]),
   unknownRoot: unknownFields(rootFields)
 })
