@@ -296,20 +296,24 @@ export const changeOf = (
   if (owned === undefined) {
     return { path: "metadata.managedFields", desired: manager, observed: undefined, change: "unapplied" }
   }
-  // The digest is compared first: when it matches, what is desired now is what was applied last,
-  // and an apply's entry holds only fields it sent, so no owned field can be unwanted; only values
-  // others changed are left to compare. The walk of the entry only explains a changed digest.
+  // Three cheap tests, in order: the digest of the lists (the only place the record cannot see a
+  // field left behind), the values, and the record (a field owned and no longer desired).
   if (fast) {
     const digest = observed.metadata.annotations?.[desiredDigestAnnotation(manager)]
-    return digest === desiredDigest(built) && objectMatches(built, observed, owned, undefined)
+    return digest === desiredDigest(built) &&
+      objectMatches(built, observed, owned, undefined) &&
+      firstUnwanted(owned, built) === undefined
       ? undefined
       : { path: "", desired: undefined, observed: undefined }
   }
   const desired = withDesiredDigest(built, manager)
-  const difference = firstDifference(desired, observed, owned)
-  if (difference?.path.startsWith(`metadata.annotations["${desiredDigestAnnotation(manager)}"]`) !== true)
-    return difference
   const unwanted = firstUnwanted(owned, desired)
+  const difference = firstDifference(desired, observed, owned)
+  if (
+    difference !== undefined &&
+    !difference.path.startsWith(`metadata.annotations["${desiredDigestAnnotation(manager)}"]`)
+  )
+    return difference
   if (unwanted !== undefined) {
     return {
       path: unwanted.path,
@@ -318,6 +322,7 @@ export const changeOf = (
       change: "removal"
     }
   }
+  if (difference === undefined) return undefined
   const extra = firstExtra(desired, observed, [])
   return extra === undefined
     ? { ...difference, change: "digest" }

@@ -1,14 +1,16 @@
 /**
- * A digest of what a controller desires of one object, stamped on the object as an annotation
- * when it is applied. It closes the one gap the managed-fields record leaves: inside an atomic
- * list (a LimitRange's `limits`, a NetworkPolicy's `ingress`) the record only says the controller
- * owns the whole list, so a key dropped from an element cannot be told from a value the API
- * server defaulted there. With the digest, any change to what the controller desires is exactly
- * one apply, and defaults never are (they are not in the digest).
+ * A digest of the lists a controller desires in one object, stamped on the object as an
+ * annotation when it is applied. It closes the one gap the managed-fields record leaves: inside
+ * an atomic list (a LimitRange's `limits`, a NetworkPolicy's `ingress`) the record only says the
+ * controller owns the whole list, so a key dropped from an element cannot be told from a value
+ * the API server defaulted there. With the digest, any change to a list the controller desires is
+ * one apply, and defaults never are (they are not in the digest). Everything outside lists is
+ * judged by the record itself (`ManagedFields.firstUnwanted`), so an object without lists costs
+ * no serialisation at all.
  *
- * The digest is a double 32-bit FNV-1a of the desired object's JSON, which is stable because
- * `desired()` is deterministic. Not a security measure: anyone who can edit the
- * object can edit the annotation, and that is drift the next plan repairs.
+ * The digest is a double 32-bit FNV-1a of the lists' JSON with their paths, stable because
+ * `desired()` is deterministic. Not a security measure: anyone who can edit the object can edit
+ * the annotation, and that is drift the next plan repairs.
  *
  * Pure. Must not read the observed object: only what the controller sends.
  */
@@ -36,8 +38,22 @@ export const fnv1a64 = (text: string): string => {
   return (a >>> 0).toString(16).padStart(8, "0") + (b >>> 0).toString(16).padStart(8, "0")
 }
 
-/** The digest of `desired` as the controller builds it (before the digest annotation is added). */
-export const desiredDigest = (desired: KubeObject): string => fnv1a64(JSON.stringify(desired))
+/** Appends every list below `value` (whole, with its path) to `out`; maps are walked, lists not entered. */
+const collectLists = (value: unknown, path: string, out: Array<string>): void => {
+  if (Array.isArray(value)) {
+    out.push(path, JSON.stringify(value))
+    return
+  }
+  if (value === null || typeof value !== "object") return
+  for (const key in value) collectLists((value as Record<string, unknown>)[key], `${path}.${key}`, out)
+}
+
+/** The digest of the lists `desired` holds outside its metadata (owner references and finalizers merge by key). */
+export const desiredDigest = (desired: KubeObject): string => {
+  const lists: Array<string> = []
+  for (const key in desired) if (key !== "metadata") collectLists(desired[key], key, lists)
+  return fnv1a64(lists.join("\n"))
+}
 
 /** `desired` carrying the digest annotation of `manager`: what the planner applies and compares. */
 export const withDesiredDigest = (desired: KubeObject, manager: string): KubeObject => ({

@@ -182,7 +182,10 @@ const absent = (value: unknown): boolean => value === undefined || value === nul
  * Where the shapes disagree (a desired scalar or atomic list under an owned node with children)
  * the node counts as desired: only a field the controller plainly dropped is reported.
  */
-type Level = "top" | "metadata" | "below"
+type Level = "top" | "metadata" | "annotations" | "below"
+
+/** The prefix of the digest annotations (`Digest`), each stamped by the planner for its manager. */
+const digestAnnotationPrefix = "desired-digest.kleff.io/"
 
 const unwanted = (owned: FieldsV1, desired: unknown, segments: Array<string>, level: Level): boolean => {
   for (const segment in owned) {
@@ -194,6 +197,8 @@ const unwanted = (owned: FieldsV1, desired: unknown, segments: Array<string>, le
     if (tag === "f:") {
       if (level === "top" && unrecordedTop.has(rest)) continue
       if (level === "metadata" && unrecordedMetadata.has(rest)) continue
+      // A manager's own digest annotation is added by the planner, not by the controller.
+      if (level === "annotations" && rest.startsWith(digestAnnotationPrefix)) continue
       if (!Predicate.isObject(desired) || Array.isArray(desired)) continue
       next = (desired as Record<string, unknown>)[rest]
     } else if (tag === "k:") {
@@ -209,9 +214,15 @@ const unwanted = (owned: FieldsV1, desired: unknown, segments: Array<string>, le
       next = desired[Number(rest)]
     } else continue
     segments.push(segment)
-    if (absent(next)) return true
-    const nextLevel: Level = level === "top" && segment === "f:metadata" ? "metadata" : "below"
-    if (unwanted(below, next, segments, nextLevel)) return true
+    const nextLevel: Level =
+      level === "top" && segment === "f:metadata"
+        ? "metadata"
+        : level === "metadata" && segment === "f:annotations"
+          ? "annotations"
+          : "below"
+    // Annotations the controller does not set may still hold the planner's digest: look inside.
+    if (absent(next) && nextLevel !== "annotations") return true
+    if (unwanted(below, absent(next) ? {} : next, segments, nextLevel)) return true
     segments.pop()
   }
   return false
