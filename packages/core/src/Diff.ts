@@ -27,6 +27,7 @@ import {
   firstUnwanted,
   isSetList,
   listKeysOf,
+  parseSegment,
   valueAt
 } from "./ManagedFields.ts"
 import { groupOf, type KubeObject, type ObjectMeta } from "./Object.ts"
@@ -95,7 +96,7 @@ const ownedElement = (
   if (owned === undefined || !Predicate.isObject(element)) return undefined
   for (const segment in owned) {
     if (!segment.startsWith("k:")) continue
-    const parsed: unknown = JSON.parse(segment.slice(2))
+    const parsed = parseSegment(segment.slice(2))
     if (Predicate.isObject(parsed) && elementWithKeys([element], parsed) !== undefined && keys.length > 0)
       return owned[segment]
   }

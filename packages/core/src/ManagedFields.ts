@@ -100,7 +100,7 @@ export const renderFieldPath = (segments: ReadonlyArray<string>): string => {
 }
 
 const keyText = (json: string): string => {
-  const keys = parseJson(json)
+  const keys = parseSegment(json)
   return Predicate.isObject(keys)
     ? Object.entries(keys)
         .map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`)
@@ -111,7 +111,8 @@ const keyText = (json: string): string => {
 /** Parsed `k:`/`v:` segments: the same few (an owner's UID, a container's name) recur on every resync. */
 const parsed = new Map<string, unknown>()
 
-const parseJson = (text: string): unknown => {
+/** A `k:`/`v:` segment's JSON, parsed once (`undefined` when it is not JSON). */
+export const parseSegment = (text: string): unknown => {
   const known = parsed.get(text)
   if (known !== undefined || parsed.has(text)) return known
   let value: unknown
@@ -125,8 +126,8 @@ const parseJson = (text: string): unknown => {
   return value
 }
 
-/** Structural equality of JSON values. */
-const sameJson = (a: unknown, b: unknown): boolean => {
+/** Structural equality of JSON values (a key whose value is `undefined` counts as absent). */
+export const sameJson = (a: unknown, b: unknown): boolean => {
   if (a === b) return true
   if (Array.isArray(a))
     return Array.isArray(b) && a.length === b.length && a.every((x, i) => sameJson(x, b[i]))
@@ -162,7 +163,7 @@ export const listKeysOf = (fields: FieldsV1 | undefined): ReadonlyArray<string> 
   if (fields === undefined) return undefined
   for (const segment in fields) {
     if (!segment.startsWith("k:")) continue
-    const keys = parseJson(segment.slice(2))
+    const keys = parseSegment(segment.slice(2))
     return Predicate.isObject(keys) ? Object.keys(keys) : undefined
   }
   return undefined
@@ -203,11 +204,11 @@ const unwanted = (owned: FieldsV1, desired: unknown, segments: Array<string>, le
       next = (desired as Record<string, unknown>)[rest]
     } else if (tag === "k:") {
       if (!Array.isArray(desired)) continue
-      const keys = parseJson(rest)
+      const keys = parseSegment(rest)
       next = Predicate.isObject(keys) ? elementWithKeys(desired, keys) : undefined
     } else if (tag === "v:") {
       if (!Array.isArray(desired)) continue
-      const value = parseJson(rest)
+      const value = parseSegment(rest)
       next = desired.some((element) => sameJson(element, value)) ? true : undefined
     } else if (tag === "i:") {
       if (!Array.isArray(desired)) continue
@@ -261,10 +262,10 @@ export const valueAt = (value: unknown, segments: ReadonlyArray<string>): unknow
     } else if (!Array.isArray(current)) {
       return undefined
     } else if (tag === "k:") {
-      const keys = parseJson(rest)
+      const keys = parseSegment(rest)
       current = Predicate.isObject(keys) ? elementWithKeys(current, keys) : undefined
     } else if (tag === "v:") {
-      const member = parseJson(rest)
+      const member = parseSegment(rest)
       current = current.some((element) => sameJson(element, member)) ? member : undefined
     } else if (tag === "i:") {
       current = current[Number(rest)]

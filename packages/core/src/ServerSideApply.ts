@@ -18,22 +18,14 @@ import {
   fromLeaves,
   leavesOf,
   type ManagedFieldsEntry,
+  parseSegment,
+  sameJson,
   valueAt
 } from "./ManagedFields.ts"
 import type { KubeObject } from "./Object.ts"
 
 type Json = unknown
 type Path = ReadonlyArray<string>
-
-const parse = (text: string): Json => {
-  try {
-    return JSON.parse(text)
-  } catch {
-    return undefined
-  }
-}
-
-const same = (a: Json, b: Json): boolean => JSON.stringify(a) === JSON.stringify(b)
 
 /** `value` with the node at `segment` replaced by `update(node)`, or removed when `update` gives undefined. */
 const updateChild = (value: Json, segment: string, update: (node: Json) => Json): Json => {
@@ -52,12 +44,12 @@ const updateChild = (value: Json, segment: string, update: (node: Json) => Json)
   const matchIndex =
     tag === "k:"
       ? (() => {
-          const keys = parse(rest)
+          const keys = parseSegment(rest)
           const element = Predicate.isObject(keys) ? elementWithKeys(value, keys) : undefined
           return element === undefined ? -1 : value.indexOf(element)
         })()
       : tag === "v:"
-        ? value.findIndex((element) => same(element, parse(rest)))
+        ? value.findIndex((element) => sameJson(element, parseSegment(rest)))
         : tag === "i:"
           ? Number(rest)
           : -1
@@ -112,7 +104,8 @@ const merge = (current: Json, applied: Json, types: ListTypeNode | undefined): J
   if (Array.isArray(applied)) {
     const list = types?.list
     if (list === undefined || list.type === "atomic" || !Array.isArray(current)) return applied
-    if (list.type === "set") return [...current, ...applied.filter((x) => !current.some((y) => same(x, y)))]
+    if (list.type === "set")
+      return [...current, ...applied.filter((x) => !current.some((y) => sameJson(x, y)))]
     const out = [...current]
     for (const element of applied) {
       if (!Predicate.isObject(element)) continue
@@ -216,7 +209,7 @@ export const apply = (
     if (other === mine) return [entry]
     const remaining = withoutLeaves(
       other.fieldsV1 ?? {},
-      (leaf) => newLeaves.has(leafKey(leaf)) && !same(valueAt(base, leaf), valueAt(merged, leaf))
+      (leaf) => newLeaves.has(leafKey(leaf)) && !sameJson(valueAt(base, leaf), valueAt(merged, leaf))
     )
     return isEmpty(remaining) ? [] : [{ ...other, fieldsV1: remaining }]
   })
@@ -231,7 +224,7 @@ export const update = (current: KubeObject, next: KubeObject, manager: string, n
   const before = stripEntries(current)
   const after = stripEntries(next)
   const afterLeaves = leavesOf(fieldsOf(after))
-  const changed = afterLeaves.filter((leaf) => !same(valueAt(before, leaf), valueAt(after, leaf)))
+  const changed = afterLeaves.filter((leaf) => !sameJson(valueAt(before, leaf), valueAt(after, leaf)))
   const changedKeys = new Set(changed.map(leafKey))
   const present = new Set(afterLeaves.map(leafKey))
   const entries = current.metadata.managedFields ?? []
