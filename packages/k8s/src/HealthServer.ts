@@ -1,8 +1,10 @@
 /**
  * The operator's HTTP endpoints, kubebuilder style: `/healthz` (liveness) and `/readyz`
  * (readiness) on the health-probe address (`--health-probe-bind-address`, default `:8081`), and
- * `/metrics` (Prometheus text 0.0.4) on the metrics address (`--metrics-bind-address`, default
- * `:8080`, `0` disables). When both addresses are the same, one server serves all three.
+ * `/metrics` on the metrics address (`--metrics-bind-address`, default `:8080`, `0` disables).
+ * When both addresses are the same, one server serves all three. The servers are Effect's
+ * `HttpRouter` on `NodeHttpServer`; `/metrics` is Effect's own Prometheus exporter
+ * (`PrometheusMetrics.layerHttp`, text format 0.0.4) over Effect's metric registry.
  *
  * Owns the named health and readiness checks (`HealthChecks`): other parts register theirs
  * (e.g. "informers synced"); `/readyz` answers 200 only when every readiness check passes.
@@ -18,7 +20,7 @@ import {
   HttpServerRequest,
   HttpServerResponse
 } from "effect/http"
-import { prometheusContentType, renderPrometheusUnsafe } from "./Metrics.ts"
+import { PrometheusMetrics } from "effect/observability"
 
 // ---------------------------------------------------------------------------------------------
 // Checks
@@ -172,8 +174,6 @@ export class HealthServer extends Context.Service<
     Layer.effect(HealthServer, make(options))
 }
 
-type Routes = { readonly probes: boolean; readonly metrics: boolean }
-
 const verboseRequested = Effect.map(HttpServerRequest.HttpServerRequest, (request) =>
   new URL(request.url, "http://localhost").searchParams.has("verbose")
 )
@@ -189,37 +189,34 @@ const probeHandler = (kind: "healthz" | "readyz", report: Effect.Effect<CheckRep
     })
   })
 
+/** `/healthz` and `/readyz`, answering from `HealthChecks`. */
+const probeRoutes = HttpRouter.use(
+  Effect.fnUntraced(function* (router) {
+    const checks = yield* HealthChecks
+    yield* router.add("GET", "/healthz", probeHandler("healthz", checks.healthz))
+    yield* router.add("GET", "/readyz", probeHandler("readyz", checks.readyz))
+  })
+)
+
+/**
+ * `/metrics`: Effect's Prometheus exporter, rendering the metric registry of the context the
+ * server was started in (the process-wide one unless a test provides its own).
+ */
+const metricsRoute = PrometheusMetrics.layerHttp()
+
+type Routes = Layer.Layer<never, never, HttpRouter.HttpRouter | HealthChecks>
+
 const serve = Effect.fnUntraced(function* (
   bind: BindAddress,
-  routes: Routes,
-  checks: HealthChecks["Service"],
-  context: Context.Context<never>
-): Effect.fn.Return<BoundServer, HttpServerError.ServeError, Scope.Scope> {
-  const app = HttpRouter.use(
-    Effect.fnUntraced(function* (router) {
-      if (routes.probes) {
-        yield* router.add("GET", "/healthz", probeHandler("healthz", checks.healthz))
-        yield* router.add("GET", "/readyz", probeHandler("readyz", checks.readyz))
-      }
-      if (routes.metrics) {
-        yield* router.add(
-          "GET",
-          "/metrics",
-          Effect.sync(() =>
-            HttpServerResponse.text(renderPrometheusUnsafe(context), { contentType: prometheusContentType })
-          )
-        )
-      }
-    })
-  )
+  routes: Routes
+): Effect.fn.Return<BoundServer, HttpServerError.ServeError, Scope.Scope | HealthChecks> {
   const listen = bind.host === undefined ? { port: bind.port } : { port: bind.port, host: bind.host }
-  const server = HttpRouter.serve(app, { disableLogger: true, disableListenLog: true }).pipe(
+  const server = HttpRouter.serve(routes, { disableLogger: true, disableListenLog: true }).pipe(
     Layer.provideMerge(
       NodeHttpServer.layer(createServer, { ...listen, gracefulShutdownTimeout: "5 seconds" })
     )
   )
-  const built = yield* Layer.build(server)
-  const { address } = Context.get(built, HttpServer.HttpServer)
+  const { address } = Context.get(yield* Layer.build(server), HttpServer.HttpServer)
   const port = address._tag === "UnixPathAddress" ? 0 : address.port
   return { port, url: HttpServer.formatAddress(address) }
 })
@@ -227,9 +224,6 @@ const serve = Effect.fnUntraced(function* (
 const sameAddress = (a: BindAddress, b: BindAddress) => a.port !== 0 && a.port === b.port && a.host === b.host
 
 const make = Effect.fnUntraced(function* (options: HealthServerOptions) {
-  const checks = yield* HealthChecks
-  // `/metrics` renders the registry of the context the server was started in.
-  const context = yield* Effect.context<never>()
   const probeBind = yield* parseBindAddress(options.healthProbeBindAddress ?? ":8081")
   const metricsBind = yield* parseBindAddress(options.metricsBindAddress ?? ":8080")
   if (
@@ -237,14 +231,14 @@ const make = Effect.fnUntraced(function* (options: HealthServerOptions) {
     Option.isSome(metricsBind) &&
     sameAddress(probeBind.value, metricsBind.value)
   ) {
-    const both = yield* serve(probeBind.value, { probes: true, metrics: true }, checks, context)
+    const both = yield* serve(probeBind.value, Layer.merge(probeRoutes, metricsRoute))
     return HealthServer.of({ probes: Option.some(both), metrics: Option.some(both) })
   }
   const probes = Option.isSome(probeBind)
-    ? Option.some(yield* serve(probeBind.value, { probes: true, metrics: false }, checks, context))
+    ? Option.some(yield* serve(probeBind.value, probeRoutes))
     : Option.none()
   const metrics = Option.isSome(metricsBind)
-    ? Option.some(yield* serve(metricsBind.value, { probes: false, metrics: true }, checks, context))
+    ? Option.some(yield* serve(metricsBind.value, metricsRoute))
     : Option.none()
   if (Option.isSome(probes)) yield* Effect.logInfo(`Serving health probes on ${probes.value.url}`)
   if (Option.isSome(metrics)) yield* Effect.logInfo(`Serving metrics on ${metrics.value.url}/metrics`)

@@ -1,33 +1,17 @@
 /**
  * The controller-runtime-compatible metrics the framework reports (`workqueue_*`,
- * `controller_runtime_*`, `leader_election_master_status`) as Effect `Metric`s, and the
- * Prometheus text exposition (format 0.0.4) of the whole metric registry.
+ * `controller_runtime_*`, `leader_election_master_status`) as Effect `Metric`s in Effect's
+ * metric registry.
  *
  * Owns names, help texts, label sets and histogram buckets, so that existing Grafana
- * dashboards for controller-runtime operators work unchanged. Must not do I/O: serving
- * `/metrics` over HTTP is `HealthServer`'s job; recording values is the caller's.
+ * dashboards for controller-runtime operators work unchanged. Must not do I/O or render:
+ * Effect's `PrometheusMetrics` renders the registry (text format 0.0.4) and `HealthServer`
+ * serves it at `/metrics`; recording values is the caller's.
  *
  * Series are created per label set with the labels fixed at construction (not with
  * `Metric.withAttributes` on a shared metric), so a hot-path update is one registry lookup.
  */
-import { type Context, Effect, Metric } from "effect"
-import { PrometheusMetrics } from "effect/observability"
-
-/** `Content-Type` of the Prometheus text exposition format 0.0.4. */
-export const prometheusContentType = "text/plain; version=0.0.4; charset=utf-8"
-
-/**
- * Renders every metric in the current context's registry (`Metric.MetricRegistry`, the
- * process-wide default unless a test provides its own) in Prometheus text format 0.0.4:
- * `# HELP`/`# TYPE` per family, escaped label values, histograms as cumulative `_bucket{le}`
- * lines ending in `le="+Inf"`, then `_sum` and `_count`. Effect 4 ships this renderer
- * (`effect/observability/PrometheusMetrics`); we use it rather than keep our own.
- */
-export const renderPrometheus: Effect.Effect<string> = PrometheusMetrics.format()
-
-/** As {@link renderPrometheus}, synchronously, from an explicit context. */
-export const renderPrometheusUnsafe = (context: Context.Context<never>): string =>
-  PrometheusMetrics.formatUnsafe(context)
+import { Effect, Metric } from "effect"
 
 // ---------------------------------------------------------------------------------------------
 // Buckets (identical to controller-runtime's, so histogram_quantile over mixed fleets works)

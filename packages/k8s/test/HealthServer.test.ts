@@ -73,9 +73,11 @@ describe("HealthServer", () => {
       const scraped = yield* fetchText(`${metrics}/metrics`)
       assert.strictEqual(scraped.status, 200)
       assert.strictEqual(scraped.type, "text/plain; version=0.0.4; charset=utf-8")
-      assert.include(
+      // The registry of the context the server was started in, and only that.
+      assert.strictEqual(
         scraped.body,
-        "# TYPE kleff_health_server_test_total counter\nkleff_health_server_test_total 1\n"
+        "# HELP kleff_health_server_test_total test counter\n" +
+          "# TYPE kleff_health_server_test_total counter\nkleff_health_server_test_total 1\n"
       )
       // Routes are split by address.
       assert.strictEqual((yield* fetchText(`${probes}/metrics`)).status, 404)
@@ -84,7 +86,7 @@ describe("HealthServer", () => {
       yield* Scope.close(scope, Exit.void)
       const afterClose = yield* Effect.exit(fetchText(`${probes}/healthz`))
       assert.isTrue(Exit.isFailure(afterClose), "the server must be closed with its scope")
-    })
+    }).pipe(Effect.provideService(Metric.MetricRegistry, new Map()))
   )
 
   it.live("metrics bind address 0 disables /metrics", () =>

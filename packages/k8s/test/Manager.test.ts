@@ -136,7 +136,7 @@ describe("Manager", () => {
     assert.deepStrictEqual(codes, [0, 0, 1, 1])
   })
 
-  it("a real process stops on SIGTERM after draining, with exit code 0", async () => {
+  it("a real process serves /metrics, then stops on SIGTERM after draining, with exit code 0", async () => {
     const script = fileURLToPath(new URL("./fixtures/manager-main.ts", import.meta.url))
     const child = spawn(process.execPath, [script], { stdio: ["ignore", "pipe", "pipe"] })
     let stdout = ""
@@ -152,6 +152,16 @@ describe("Manager", () => {
       })
       child.on("exit", () => reject(new Error(`exited before starting: ${stdout}${stderr}`)))
     })
+    const metricsUrl = /Serving metrics on (\S+)/.exec(stdout)?.[1]
+    assert.isDefined(metricsUrl, stdout)
+    // The fixture added its queue's one key before the Manager started.
+    const response = await fetch(metricsUrl ?? "")
+    const scraped = { type: response.headers.get("content-type"), body: await response.text() }
+    assert.strictEqual(scraped.type, "text/plain; version=0.0.4; charset=utf-8")
+    assert.include(
+      scraped.body,
+      '# TYPE workqueue_adds_total counter\nworkqueue_adds_total{name="manager-main",controller="manager-main"} 1\n'
+    )
     child.kill("SIGTERM")
     const code = await exited
     assert.strictEqual(code, 0, stderr)

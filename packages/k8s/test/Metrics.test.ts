@@ -1,11 +1,11 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Metric } from "effect"
+import { PrometheusMetrics } from "effect/observability"
 import {
   controllerMetrics,
   initControllerMetrics,
   leaderElectionMasterStatus,
   reconcileTimeBuckets,
-  renderPrometheus,
   workqueueMetrics
 } from "../src/Metrics.ts"
 
@@ -21,7 +21,7 @@ describe("Metrics", () => {
         yield* Metric.update(ok.reconcileTotal.success, 3)
         yield* Metric.update(odd.reconcileTotal.error, 1)
         assert.strictEqual(
-          yield* renderPrometheus,
+          yield* PrometheusMetrics.format(),
           [
             "# HELP controller_runtime_reconcile_total Total number of reconciliations per controller",
             "# TYPE controller_runtime_reconcile_total counter",
@@ -46,7 +46,7 @@ describe("Metrics", () => {
         yield* Metric.update(latency, 0.5)
         yield* Metric.update(latency, 2)
         assert.strictEqual(
-          yield* renderPrometheus,
+          yield* PrometheusMetrics.format(),
           [
             "# HELP request_seconds Request latency",
             "# TYPE request_seconds histogram",
@@ -68,7 +68,7 @@ describe("Metrics", () => {
         const metrics = controllerMetrics("tenant")
         yield* initControllerMetrics(metrics, 4)
         yield* Metric.update(metrics.reconcileTime, 0.2)
-        const text = yield* renderPrometheus
+        const text = yield* PrometheusMetrics.format()
         for (const result of ["success", "error", "requeue", "requeue_after"]) {
           assert.include(
             text,
@@ -103,7 +103,7 @@ describe("Metrics", () => {
         yield* Metric.update(queue.depth, 7)
         yield* Metric.update(queue.adds, 2)
         yield* Metric.update(leaderElectionMasterStatus("kleff-operator"), 1)
-        const text = yield* renderPrometheus
+        const text = yield* PrometheusMetrics.format()
         assert.include(
           text,
           '# TYPE workqueue_depth gauge\nworkqueue_depth{name="tenant",controller="tenant"} 7\n'
@@ -126,7 +126,7 @@ describe("Metrics", () => {
           incremental: true
         })
         yield* Metric.update(restRequests, 5)
-        const text = yield* renderPrometheus
+        const text = yield* PrometheusMetrics.format()
         assert.include(text, 'rest_client_requests_total{code="200",method="GET",host="127.0.0.1:6443"} 5\n')
       })
     )

@@ -33,8 +33,9 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { cpus, loadavg, release, tmpdir, totalmem } from "node:os"
 import { join } from "node:path"
 import { type Snapshot as CoreSnapshot, type KubeObject, keyOf, keyOfRef, Reconcile } from "@kleff/core"
-import { Client, type Errors, Interpreter, Metrics, Snapshot, Store, Watcher } from "@kleff/k8s"
+import { Client, type Errors, Interpreter, Snapshot, Store, Watcher } from "@kleff/k8s"
 import { Deferred, Effect, Fiber, ManagedRuntime, References, Result, Stream } from "effect"
+import { PrometheusMetrics } from "effect/observability"
 import { decodePlan, type Plan, PlanType } from "../src/api/Plan.ts"
 import { TenantType } from "../src/api/Tenant.ts"
 import { tenantOwnedTypes } from "../src/desired/Children.ts"
@@ -355,7 +356,7 @@ const measureFloor = async (
   await run(floor(plans, "warm", warmUp))
   const pids = { ...clusterPids, bench: process.pid }
   const requests = async () =>
-    Prometheus.writes(Prometheus.parse(await run(Metrics.renderPrometheus))).byMethod
+    Prometheus.writes(Prometheus.parse(await run(PrometheusMetrics.format()))).byMethod
   const requestsBefore = await requests()
   const before = Cpu.sample(pids)
   const start = performance.now()
