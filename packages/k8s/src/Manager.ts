@@ -9,15 +9,19 @@
  * A runnable is an Effect given a `Shutdown` signal: it runs until the signal, then drains and
  * returns (a controller: `queueRunnable`). The Manager must not know what a runnable does; a
  * runnable that fails stops the whole process (non-zero exit), as controller-runtime does.
+ *
+ * Its dependencies come from the context: `HealthChecks` (a Layer the caller shares with the
+ * parts that register checks) and `Leadership`, which runs leader-only runnables at once unless
+ * `layerLeaderElection(config)` is provided; that Layer is the only part that needs a `LeaseClient`.
  */
 import { NodeRuntime } from "@effect/platform-node"
-import { Cause, Deferred, Duration, Effect, Exit, Fiber, Layer, Option, Schema } from "effect"
+import { Cause, Context, Deferred, Duration, Effect, Exit, Fiber, Layer, Option } from "effect"
 import type { HttpServerError } from "effect/http"
 import { HealthChecks, HealthServer, type InvalidBindAddress } from "./HealthServer.ts"
 import {
   type InvalidLeaderElectionConfig,
   type LeaderElectionConfig,
-  LeaseClient,
+  type LeaseClient,
   make as makeLeaderElector
 } from "./LeaderElection.ts"
 import { type RunOptions, run as runQueue, type WorkQueue } from "./WorkQueue.ts"
@@ -43,15 +47,39 @@ export interface ManagerOptions {
   readonly healthProbeBindAddress?: string | undefined
   /** Serves `/metrics`. Default `:8080`; `0` disables. */
   readonly metricsBindAddress?: string | undefined
-  /** When set, leader-only runnables run only while holding this Lease (needs a `LeaseClient`). */
-  readonly leaderElection?: LeaderElectionConfig | undefined
   /** How long in-flight work may take to finish after the stop signal. Default 30 s (controller-runtime). */
   readonly gracefulShutdownTimeoutMillis?: number | undefined
 }
 
-export class MissingLeaseClient extends Schema.TaggedError<MissingLeaseClient>()("MissingLeaseClient", {
-  message: Schema.String
-}) {}
+/** How leader-only runnables are started: at once by default, or under `layerLeaderElection`. */
+export interface Leadership {
+  /** Runs `whileLeader` only while this process leads; returns when it ends by itself. */
+  readonly run: <A, E, R>(whileLeader: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+  /** Whether this process leads now: at shutdown, a process still campaigning has nothing to drain. */
+  readonly isLeader: Effect.Effect<boolean>
+}
+
+/** Without leader election (the default), every process leads. */
+export const Leadership = Context.Reference<Leadership>("@kleff/k8s/Manager/Leadership", {
+  defaultValue: () => ({ run: (whileLeader) => whileLeader, isLeader: Effect.succeed(true) })
+})
+
+/**
+ * Leader election for the Manager: leader-only runnables run only while this process holds the
+ * Lease of `config` (see `LeaderElection`), and `/healthz` fails if its renew loop wedges.
+ */
+export const layerLeaderElection = (
+  config: LeaderElectionConfig
+): Layer.Layer<never, InvalidLeaderElectionConfig, LeaseClient | HealthChecks> =>
+  Layer.effect(
+    Leadership,
+    Effect.gen(function* () {
+      const elector = yield* makeLeaderElector(config)
+      const checks = yield* HealthChecks
+      yield* checks.addHealthzCheck("leaderElection", elector.healthCheck(20_000))
+      return { run: elector.run, isLeader: elector.isLeader }
+    })
+  )
 
 /** A controller as a runnable: its queue stops handing out keys at shutdown; `run` returns once in-flight keys are done. */
 export const queueRunnable = <E, R>(
@@ -77,19 +105,16 @@ export const queueRunnable = <E, R>(
 export const run = <E, R>(
   options: ManagerOptions,
   runnables: ReadonlyArray<Runnable<E, R>>
-): Effect.Effect<
-  never,
-  E | InvalidBindAddress | HttpServerError.ServeError | InvalidLeaderElectionConfig | MissingLeaseClient,
-  R | HealthChecks
-> =>
+): Effect.Effect<never, E | InvalidBindAddress | HttpServerError.ServeError, R | HealthChecks> =>
   Effect.scoped(
     Effect.gen(function* () {
       const checks = yield* HealthChecks
+      const leadership = yield* Leadership
       yield* Layer.build(
         HealthServer.layer({
           healthProbeBindAddress: options.healthProbeBindAddress,
           metricsBindAddress: options.metricsBindAddress
-        }).pipe(Layer.provide(Layer.succeed(HealthChecks, checks)))
+        })
       )
 
       const stopping = yield* Deferred.make<void>()
@@ -106,8 +131,6 @@ export const run = <E, R>(
         runnable.run(shutdown).pipe(Effect.annotateLogs({ runnable: runnable.name }))
 
       const fibers: Array<Fiber.Fiber<void, E>> = []
-      /** While campaigning (not leading), the elector has nothing to drain: stop it at once. */
-      let stopCampaign: Effect.Effect<void> = Effect.void
       for (const runnable of runnables) {
         if (runnable.needLeaderElection === false) fibers.push(yield* Effect.forkChild(start(runnable)))
       }
@@ -116,25 +139,12 @@ export const run = <E, R>(
         start,
         { concurrency: "unbounded", discard: true }
       )
-      if (options.leaderElection === undefined) {
-        fibers.push(yield* Effect.forkChild(leaderWork))
-      } else {
-        const leaseClient = yield* Effect.serviceOption(LeaseClient)
-        if (Option.isNone(leaseClient)) {
-          return yield* new MissingLeaseClient({
-            message: "leader election is on but no LeaseClient was provided"
-          })
-        }
-        const elector = yield* makeLeaderElector(options.leaderElection).pipe(
-          Effect.provideService(LeaseClient, leaseClient.value)
-        )
-        yield* checks.addHealthzCheck("leaderElection", elector.healthCheck(20_000))
-        const campaign = yield* Effect.forkChild(elector.run(leaderWork))
-        fibers.push(campaign)
-        stopCampaign = Effect.flatMap(elector.isLeader, (leading) =>
-          leading ? Effect.void : Fiber.interrupt(campaign)
-        )
-      }
+      const campaign = yield* Effect.forkChild(leadership.run(leaderWork))
+      fibers.push(campaign)
+      /** While campaigning (not leading), there is nothing to drain: stop at once. */
+      const stopCampaign = Effect.flatMap(leadership.isLeader, (leading) =>
+        leading ? Effect.void : Fiber.interrupt(campaign)
+      )
 
       const grace = Duration.millis(options.gracefulShutdownTimeoutMillis ?? 30_000)
       const stopGracefully = Effect.gen(function* () {

@@ -15,7 +15,7 @@ import {
   type LeaseRef,
   make
 } from "../src/LeaderElection.ts"
-import { type Runnable, run as runManager } from "../src/Manager.ts"
+import { layerLeaderElection, type Runnable, run as runManager } from "../src/Manager.ts"
 import { formatMicroTime } from "../src/MicroTime.ts"
 import { describeCluster, kubeconfigPath } from "./cluster.ts"
 
@@ -241,11 +241,11 @@ describeCluster("LeaderElection on the real API server", () => {
             {
               healthProbeBindAddress: "127.0.0.1:0",
               metricsBindAddress: "0",
-              leaderElection: config(ref, name),
               gracefulShutdownTimeoutMillis: 5_000
             },
             [controller(name)]
           ).pipe(
+            Effect.provide(layerLeaderElection(config(ref, name))),
             Effect.provide(HealthChecks.layer),
             Effect.provideService(Metric.MetricRegistry, new Map()),
             Effect.forkChild

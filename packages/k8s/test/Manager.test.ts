@@ -1,9 +1,9 @@
 import { spawn } from "node:child_process"
 import { fileURLToPath } from "node:url"
 import { assert, describe, it } from "@effect/vitest"
-import { Cause, Deferred, Effect, Exit, Fiber, Metric } from "effect"
+import { Cause, Deferred, Effect, Exit, Fiber, Layer, Metric } from "effect"
 import { HealthChecks } from "../src/HealthServer.ts"
-import { gracefulTeardown, queueRunnable, type Runnable, run } from "../src/Manager.ts"
+import { gracefulTeardown, Leadership, queueRunnable, type Runnable, run } from "../src/Manager.ts"
 import { make as makeQueue, Outcome } from "../src/WorkQueue.ts"
 
 const noServers = { healthProbeBindAddress: "0", metricsBindAddress: "0" }
@@ -124,6 +124,46 @@ describe("Manager", () => {
           assert.strictEqual(yield* queue.processingLen, 0)
         })
       )
+    )
+  )
+
+  it.live("leader-only runnables wait for Leadership; a process still campaigning stops at once", () =>
+    withChecks(
+      Effect.gen(function* () {
+        const elected = yield* Deferred.make<void>()
+        const leadership = Layer.succeed(Leadership, {
+          run: (whileLeader) => Deferred.await(elected).pipe(Effect.andThen(whileLeader)),
+          isLeader: Deferred.isDone(elected)
+        })
+        const cacheStarted = yield* Deferred.make<void>()
+        const log: Array<string> = []
+        const controller: Runnable = {
+          name: "controller",
+          run: (shutdown) =>
+            Effect.sync(() => log.push("controller started")).pipe(Effect.andThen(shutdown.await))
+        }
+        const cache: Runnable = {
+          name: "cache",
+          needLeaderElection: false,
+          run: (shutdown) => Deferred.succeed(cacheStarted, undefined).pipe(Effect.andThen(shutdown.await))
+        }
+        const manager = yield* Effect.forkChild(
+          run({ ...noServers, gracefulShutdownTimeoutMillis: 60_000 }, [controller, cache]).pipe(
+            Effect.provide(leadership)
+          )
+        )
+        yield* Deferred.await(cacheStarted)
+        yield* Effect.sleep(100)
+        assert.deepStrictEqual(log, [])
+        // Nothing to drain while campaigning: the stop does not wait out the 60 s grace period.
+        yield* Fiber.interrupt(manager).pipe(
+          Effect.timeoutOrElse({
+            duration: "5 seconds",
+            orElse: () => Effect.die("waited for the grace period")
+          })
+        )
+        assert.deepStrictEqual(log, [])
+      })
     )
   )
 

@@ -54,14 +54,19 @@ export const runOperator = (options: OperatorOptions) =>
         leaderElection: options.leaderElection === undefined ? "off" : options.leaderElection.name
       })
     )
-    return yield* Manager.run(
+    const manager = Manager.run(
       {
         healthProbeBindAddress: options.healthProbeBindAddress,
-        metricsBindAddress: options.metricsBindAddress,
-        leaderElection: options.leaderElection
+        metricsBindAddress: options.metricsBindAddress
       },
       [controller.runnable]
-    ).pipe(Effect.provide(LeaderElection.LeaseClient.layer))
+    )
+    return yield* options.leaderElection === undefined
+      ? manager
+      : manager.pipe(
+          Effect.provide(Manager.layerLeaderElection(options.leaderElection)),
+          Effect.provide(LeaderElection.LeaseClient.layer)
+        )
   }).pipe(
     Effect.scoped,
     Effect.provide(HealthServer.HealthChecks.layer),
