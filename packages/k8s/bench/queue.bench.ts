@@ -7,7 +7,8 @@
  */
 import { cpus } from "node:os"
 import { Effect, Fiber, Metric } from "effect"
-import { make, Outcome, run } from "../src/WorkQueue.ts"
+import { Outcome, run } from "../src/internal/workers.ts"
+import { make } from "../src/WorkQueue.ts"
 
 const keys = 10_000
 const duplicates = 3

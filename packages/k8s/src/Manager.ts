@@ -14,13 +14,14 @@ import { NodeRuntime } from "@effect/platform-node"
 import { Cause, Deferred, Duration, Effect, Exit, Fiber, Layer, Option, Schema } from "effect"
 import type { HttpServerError } from "effect/http"
 import { HealthChecks, HealthServer, type InvalidBindAddress } from "./HealthServer.ts"
+import { type RunOptions, run as runQueue } from "./internal/workers.ts"
 import {
   type InvalidLeaderElectionConfig,
   type LeaderElectionConfig,
   LeaseClient,
   make as makeLeaderElector
 } from "./LeaderElection.ts"
-import { type RunOptions, run as runQueue, type WorkQueue } from "./WorkQueue.ts"
+import type { WorkQueue } from "./WorkQueue.ts"
 
 /** Told to a runnable when the process is stopping. */
 export interface Shutdown {
