@@ -1,7 +1,8 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Deferred, Effect, Fiber, Metric } from "effect"
+import { Clock, Deferred, Effect, Fiber, Metric } from "effect"
 import { TestClock } from "effect/testing"
-import { Outcome, run } from "../src/internal/workers.ts"
+import { defaultTerminalRetryMillis, Outcome, run } from "../src/internal/workers.ts"
+import { fastSlow } from "../src/RateLimiter.ts"
 import { make } from "../src/WorkQueue.ts"
 
 const newQueue = (name = "test") => make({ name })
@@ -27,6 +28,13 @@ const reconcileErrors = (controller: string) =>
       controller
     }
   )
+const terminalErrors = (controller: string) =>
+  counter(
+    "controller_runtime_terminal_reconcile_errors_total",
+    "Total number of terminal reconciliation errors per controller",
+    { controller }
+  )
+
 describe("workers", () => {
   it.effect("run: one worker per key even with many workers and re-adds", () =>
     Effect.gen(function* () {
@@ -107,6 +115,7 @@ describe("workers", () => {
         assert.strictEqual(yield* reconcileTotal("outcomes", "success"), 1)
         assert.strictEqual(yield* reconcileTotal("outcomes", "requeue_after"), 2)
         assert.strictEqual(yield* reconcileErrors("outcomes"), 4)
+        assert.strictEqual(yield* terminalErrors("outcomes"), 0)
         yield* queue.shutdown
         yield* Fiber.join(fiber)
       })
@@ -153,5 +162,80 @@ describe("workers", () => {
       yield* Fiber.join(fiber)
       assert.deepStrictEqual(done.sort(), ["a", "b"])
     })
+  )
+
+  it.effect("Terminal: counted as a terminal error and retried no sooner than the floor, never hot", () =>
+    withRegistry(
+      Effect.gen(function* () {
+        const queue = yield* newQueue("terminal")
+        let runs = 0
+        const fiber = yield* Effect.forkChild(
+          run(queue, {
+            concurrency: 2,
+            handler: () =>
+              Effect.sync(() => {
+                runs++
+                return Outcome.terminal(new Error("Invalid: spec.plan: Unsupported value"))
+              })
+          })
+        )
+        yield* queue.add("bad")
+        yield* Effect.yieldNow
+        assert.strictEqual(runs, 1)
+        assert.strictEqual(yield* terminalErrors("terminal"), 1)
+        assert.strictEqual(yield* reconcileErrors("terminal"), 1)
+        assert.strictEqual(yield* reconcileTotal("terminal", "error"), 1)
+        assert.strictEqual(yield* reconcileTotal("terminal", "success"), 0)
+        // The limiter alone would retry after 5 ms; the floor holds the key for 60 s.
+        assert.strictEqual(yield* queue.retries("bad"), 1)
+        assert.strictEqual(yield* queue.delayedLen, 1)
+        yield* TestClock.adjust(defaultTerminalRetryMillis - 1)
+        assert.strictEqual(runs, 1)
+        yield* TestClock.adjust(1)
+        assert.strictEqual(runs, 2)
+        assert.strictEqual(yield* terminalErrors("terminal"), 2)
+        assert.strictEqual(yield* queue.retries("bad"), 2)
+        yield* queue.shutdown
+        yield* Fiber.join(fiber)
+      })
+    )
+  )
+
+  it.effect("Terminal: the rate limiter's delay wins once it exceeds the floor; success forgets it", () =>
+    withRegistry(
+      Effect.gen(function* () {
+        const queue = yield* make({
+          name: "terminal-slow",
+          rateLimiter: fastSlow({ fastMillis: 0, slowMillis: 5_000, maxFastAttempts: 1 })
+        })
+        const times: Array<number> = []
+        let fixed = false
+        const fiber = yield* Effect.forkChild(
+          run(queue, {
+            concurrency: 1,
+            terminalRetryMillis: 1_000,
+            handler: () =>
+              Effect.gen(function* () {
+                times.push(yield* Clock.currentTimeMillis)
+                return fixed ? Outcome.done : Outcome.terminal("Forbidden")
+              })
+          })
+        )
+        yield* queue.add("k")
+        yield* Effect.yieldNow
+        // First terminal error: limiter 0 ms, floor 1 s. Second: limiter 5 s beats the floor.
+        yield* TestClock.adjust(1_000)
+        yield* TestClock.adjust(4_999)
+        assert.deepStrictEqual(times, [0, 1_000])
+        fixed = true
+        yield* TestClock.adjust(1)
+        assert.deepStrictEqual(times, [0, 1_000, 6_000])
+        assert.strictEqual(yield* queue.retries("k"), 0)
+        assert.strictEqual(yield* terminalErrors("terminal-slow"), 2)
+        assert.strictEqual(yield* reconcileTotal("terminal-slow", "success"), 1)
+        yield* queue.shutdown
+        yield* Fiber.join(fiber)
+      })
+    )
   )
 })
