@@ -2,12 +2,15 @@
  * WorkQueue throughput: 10,000 keys, each added 3 times (duplicates arrive while the key is
  * waiting and while it is processing), drained by 1, 4 and 16 workers through `run` with a
  * handler that yields once (adds, reconciles and queue operations per second); then 10,000 keys
- * scheduled with `addAfter` over 1–100 ms (time until all are delivered). Medians of 5 runs.
+ * scheduled with `addAfter` over 1–100 ms (time until all are delivered); then the cost of 10,000
+ * `addRateLimited` calls through the default rate limiter (per-key exponential and the shared
+ * token bucket, whose 10 qps spreads them over ~1000 s: only the scheduling is timed). Medians of 5 runs.
  * Run: `node bench/queue.bench.ts` (from packages/k8s). Absolute figures depend on the machine.
  */
 import { cpus } from "node:os"
 import { Effect, Fiber, Metric } from "effect"
-import { make, Outcome, run } from "../src/WorkQueue.ts"
+import { Outcome, run } from "../src/internal/workers.ts"
+import { make } from "../src/WorkQueue.ts"
 
 const keys = 10_000
 const duplicates = 3
@@ -85,6 +88,21 @@ const measureDelayed = (n: number, spreadMillis: number) =>
     })
   ).pipe(Effect.provideService(Metric.MetricRegistry, new Map()))
 
+/** `n` distinct keys through `addRateLimited` (default limiter), then `forget`: the limiter's cost per failure. */
+const measureRateLimited = (n: number) =>
+  Effect.scoped(
+    Effect.gen(function* () {
+      const queue = yield* make({ name: "bench-rate-limited" })
+      const started = performance.now()
+      for (let i = 0; i < n; i++) yield* queue.addRateLimited(`failing-${i}`)
+      for (let i = 0; i < n; i++) yield* queue.forget(`failing-${i}`)
+      return performance.now() - started
+    })
+  ).pipe(Effect.provideService(Metric.MetricRegistry, new Map()))
+
+const median = (samples: Array<number>): number =>
+  samples.sort((a, b) => a - b)[Math.floor(samples.length / 2)] ?? 0
+
 const main = Effect.gen(function* () {
   // Warm up the JIT once, then take the median of `runs` runs per row (these machines are shared).
   yield* measure(4)
@@ -124,6 +142,13 @@ const main = Effect.gen(function* () {
   console.log(
     `| ${delayed.n} | 1–${delayed.spreadMillis} ms | ${delayed.scheduledMillis.toFixed(1)} | ${delayed.millis.toFixed(0)} |`
   )
+  yield* measureRateLimited(10_000)
+  const rateLimited: Array<number> = []
+  for (let i = 0; i < runs; i++) rateLimited.push(yield* measureRateLimited(10_000))
+  console.log("")
+  console.log("| rate-limited keys | addRateLimited + forget ×n ms |")
+  console.log("| ---: | ---: |")
+  console.log(`| 10000 | ${median(rateLimited).toFixed(1)} |`)
 })
 
 Effect.runPromise(main)

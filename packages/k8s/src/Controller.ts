@@ -33,12 +33,13 @@ import { Clock, Effect, type Scope, Stream } from "effect"
 import { Client } from "./Client.ts"
 import type { KubeError } from "./Errors.ts"
 import { EventType, execute, typeRegistry } from "./Interpreter.ts"
+import { Outcome } from "./internal/workers.ts"
 import { queueRunnable, type Runnable } from "./Manager.ts"
 import { formatMicroTime } from "./MicroTime.ts"
 import { caches, kindsOf, observe, selectorsOf, typeKey } from "./Snapshot.ts"
 import { type Change, make as makeStore, type Store } from "./Store.ts"
 import { watcher } from "./Watcher.ts"
-import { make as makeQueue, Outcome, type WorkQueue } from "./WorkQueue.ts"
+import { make as makeQueue, type WorkQueue } from "./WorkQueue.ts"
 
 export interface ControllerOptions<P extends KubeObject, D> {
   readonly reconciler: Reconciler<P, D>

@@ -18,13 +18,14 @@ import { NodeRuntime } from "@effect/platform-node"
 import { Cause, Context, Deferred, Duration, Effect, Exit, Fiber, Layer, Option } from "effect"
 import type { HttpServerError } from "effect/http"
 import { HealthChecks, HealthServer, type InvalidBindAddress } from "./HealthServer.ts"
+import { type RunOptions, run as runQueue } from "./internal/workers.ts"
 import {
   type InvalidLeaderElectionConfig,
   type LeaderElectionConfig,
   type LeaseClient,
   make as makeLeaderElector
 } from "./LeaderElection.ts"
-import { type RunOptions, run as runQueue, type WorkQueue } from "./WorkQueue.ts"
+import type { WorkQueue } from "./WorkQueue.ts"
 
 /** Told to a runnable when the process is stopping. */
 export interface Shutdown {

@@ -105,8 +105,10 @@ export const reconcileResults: ReadonlyArray<ReconcileResult> = [
 export interface ControllerMetrics {
   /** `controller_runtime_reconcile_total{controller,result}`. */
   readonly reconcileTotal: Readonly<Record<ReconcileResult, Metric.Counter<number>>>
-  /** `controller_runtime_reconcile_errors_total{controller}`. */
+  /** `controller_runtime_reconcile_errors_total{controller}`: failures, defects and terminal errors. */
   readonly reconcileErrors: Metric.Counter<number>
+  /** `controller_runtime_terminal_reconcile_errors_total{controller}`: errors the reconciler reported as terminal (retrying soon cannot help). */
+  readonly terminalReconcileErrors: Metric.Counter<number>
   /** `controller_runtime_reconcile_panics_total{controller}`: defects (bugs) caught in a reconcile. */
   readonly reconcilePanics: Metric.Counter<number>
   /** `controller_runtime_reconcile_time_seconds{controller}`. */
@@ -134,6 +136,11 @@ export const controllerMetrics = (controller: string): ControllerMetrics => {
     },
     reconcileErrors: Metric.counter("controller_runtime_reconcile_errors_total", {
       description: "Total number of reconciliation errors per controller",
+      attributes,
+      incremental: true
+    }),
+    terminalReconcileErrors: Metric.counter("controller_runtime_terminal_reconcile_errors_total", {
+      description: "Total number of terminal reconciliation errors per controller",
       attributes,
       incremental: true
     }),
@@ -168,6 +175,7 @@ export const initControllerMetrics = Effect.fnUntraced(function* (
 ) {
   for (const result of reconcileResults) yield* Metric.update(metrics.reconcileTotal[result], 0)
   yield* Metric.update(metrics.reconcileErrors, 0)
+  yield* Metric.update(metrics.terminalReconcileErrors, 0)
   yield* Metric.update(metrics.reconcilePanics, 0)
   yield* Metric.value(metrics.reconcileTime)
   yield* Metric.update(metrics.activeWorkers, 0)

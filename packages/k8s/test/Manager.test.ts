@@ -3,8 +3,9 @@ import { fileURLToPath } from "node:url"
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Deferred, Effect, Exit, Fiber, Layer, Metric } from "effect"
 import { HealthChecks } from "../src/HealthServer.ts"
+import { Outcome } from "../src/internal/workers.ts"
 import { gracefulTeardown, Leadership, queueRunnable, type Runnable, run } from "../src/Manager.ts"
-import { make as makeQueue, Outcome } from "../src/WorkQueue.ts"
+import { make as makeQueue } from "../src/WorkQueue.ts"
 
 const noServers = { healthProbeBindAddress: "0", metricsBindAddress: "0" }
 

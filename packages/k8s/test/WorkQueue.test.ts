@@ -1,7 +1,8 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Deferred, Effect, Fiber, Metric, Option } from "effect"
+import { Effect, Fiber, Metric, Option } from "effect"
 import { TestClock } from "effect/testing"
-import { exponentialBackoffMillis, make, Outcome, run, type WorkQueue } from "../src/WorkQueue.ts"
+import { fastSlow } from "../src/RateLimiter.ts"
+import { make, type WorkQueue } from "../src/WorkQueue.ts"
 
 const newQueue = (name = "test") => make({ name })
 
@@ -72,52 +73,6 @@ describe("WorkQueue", () => {
       assert.strictEqual(yield* queue.processingLen, 0)
     })
   )
-
-  it.effect("run: one worker per key even with many workers and re-adds", () =>
-    Effect.gen(function* () {
-      const queue = yield* newQueue()
-      const inFlight = new Map<string, number>()
-      const runs = new Map<string, number>()
-      let overlap = false
-      const handler = (key: string) =>
-        Effect.gen(function* () {
-          const n = (inFlight.get(key) ?? 0) + 1
-          inFlight.set(key, n)
-          if (n > 1) overlap = true
-          runs.set(key, (runs.get(key) ?? 0) + 1)
-          yield* Effect.sleep(10)
-          inFlight.set(key, n - 1)
-          return Outcome.done
-        })
-      const fiber = yield* Effect.forkChild(run(queue, { concurrency: 8, handler }))
-      yield* queue.add("a")
-      yield* queue.add("b")
-      yield* Effect.yieldNow
-      // While "a" and "b" are in flight, add them again, several times.
-      for (let i = 0; i < 5; i++) {
-        yield* queue.add("a")
-        yield* queue.add("b")
-      }
-      yield* queue.add("c")
-      yield* TestClock.adjust(10)
-      yield* TestClock.adjust(10)
-      yield* TestClock.adjust(10)
-      assert.isFalse(overlap)
-      assert.strictEqual(runs.get("a"), 2)
-      assert.strictEqual(runs.get("b"), 2)
-      assert.strictEqual(runs.get("c"), 1)
-      yield* queue.shutdown
-      yield* Fiber.join(fiber)
-    })
-  )
-
-  it("backoff is 5 ms doubling, capped at 1000 s", () => {
-    assert.strictEqual(exponentialBackoffMillis(0, 5, 1_000_000), 5)
-    assert.strictEqual(exponentialBackoffMillis(1, 5, 1_000_000), 10)
-    assert.strictEqual(exponentialBackoffMillis(17, 5, 1_000_000), 655_360)
-    assert.strictEqual(exponentialBackoffMillis(18, 5, 1_000_000), 1_000_000)
-    assert.strictEqual(exponentialBackoffMillis(5000, 5, 1_000_000), 1_000_000)
-  })
 
   it.effect("addRateLimited waits 5, 10, 20 … ms up to 1000 s; forget resets", () =>
     Effect.gen(function* () {
@@ -272,99 +227,48 @@ describe("WorkQueue", () => {
     })
   )
 
-  it.effect("run: outcomes decide forget, backoff and requeue-after; failures never stop the workers", () =>
-    withRegistry(
-      Effect.gen(function* () {
-        const queue = yield* newQueue("outcomes")
-        const calls: Array<string> = []
-        let failuresLeft = 3
-        const handler = (key: string): Effect.Effect<Outcome, string> =>
-          Effect.gen(function* () {
-            calls.push(key)
-            if (key === "fail" && failuresLeft-- > 0) return yield* Effect.fail("boom")
-            if (key === "defect" && failuresLeft < 0) {
-              failuresLeft = 0
-              return yield* Effect.die(new Error("bug"))
-            }
-            if (key === "later") return Outcome.requeueAfter(1_000)
-            return Outcome.done
-          })
-        const fiber = yield* Effect.forkChild(run(queue, { concurrency: 2, handler }))
-        yield* queue.add("fail")
-        yield* queue.add("later")
-        yield* Effect.yieldNow
-        assert.deepStrictEqual(calls, ["fail", "later"])
-        assert.strictEqual(yield* queue.retries("fail"), 1)
-        yield* TestClock.adjust(5)
-        assert.strictEqual(yield* queue.retries("fail"), 2)
-        yield* TestClock.adjust(10)
-        assert.strictEqual(yield* queue.retries("fail"), 3)
-        yield* TestClock.adjust(20)
-        // The fourth attempt succeeded: backoff forgotten.
-        assert.strictEqual(yield* queue.retries("fail"), 0)
-        assert.deepStrictEqual(calls, ["fail", "later", "fail", "fail", "fail"])
-        yield* TestClock.adjust(1_000)
-        assert.strictEqual(calls.filter((k) => k === "later").length, 2)
-        yield* queue.add("defect")
-        yield* Effect.yieldNow
-        assert.strictEqual(yield* queue.retries("defect"), 1)
-
-        const total = (result: string) =>
-          Metric.value(
-            Metric.counter("controller_runtime_reconcile_total", {
-              description: "Total number of reconciliations per controller",
-              attributes: { controller: "outcomes", result },
-              incremental: true
-            })
-          ).pipe(Effect.map((s) => s.count))
-        assert.strictEqual(yield* total("error"), 4)
-        assert.strictEqual(yield* total("success"), 1)
-        assert.strictEqual(yield* total("requeue_after"), 2)
-        yield* queue.shutdown
-        yield* Fiber.join(fiber)
-      })
-    )
-  )
-
-  it.effect("run: interrupting the workers interrupts handlers and marks their keys done", () =>
+  it.effect("the default limiter lets a burst of 100 rate-limited keys through, then 10 per second", () =>
     Effect.gen(function* () {
       const queue = yield* newQueue()
-      const started = yield* Deferred.make<void>()
-      const fiber = yield* Effect.forkChild(
-        run(queue, {
-          concurrency: 1,
-          handler: () => Deferred.succeed(started, undefined).pipe(Effect.andThen(Effect.never))
-        })
-      )
-      yield* queue.add("a")
-      yield* Deferred.await(started)
-      assert.strictEqual(yield* queue.processingLen, 1)
-      yield* Fiber.interrupt(fiber)
-      assert.strictEqual(yield* queue.processingLen, 0)
-      yield* queue.add("a")
-      assert.strictEqual(yield* queue.len, 1)
+      for (let i = 0; i < 150; i++) yield* queue.addRateLimited(`k${i}`)
+      assert.strictEqual(yield* queue.delayedLen, 150)
+      // The first 100 wait only their own 5 ms; every later one waits for the next token.
+      yield* TestClock.adjust(5)
+      assert.strictEqual(yield* queue.len, 100)
+      yield* TestClock.adjust(94)
+      assert.strictEqual(yield* queue.len, 100)
+      yield* TestClock.adjust(1)
+      assert.strictEqual(yield* queue.len, 101)
+      yield* TestClock.adjust(900)
+      assert.strictEqual(yield* queue.len, 110)
+      yield* TestClock.adjust(3_999)
+      assert.strictEqual(yield* queue.len, 149)
+      yield* TestClock.adjust(1)
+      assert.strictEqual(yield* queue.len, 150)
+      assert.strictEqual(yield* queue.delayedLen, 0)
     })
   )
 
-  it.effect("run: after shutdown, workers finish their current key and return", () =>
+  it.effect("addRateLimited, forget and retries go through the queue's own rate limiter", () =>
     Effect.gen(function* () {
-      const queue = yield* newQueue()
-      const done: Array<string> = []
-      const fiber = yield* Effect.forkChild(
-        run(queue, {
-          concurrency: 2,
-          handler: (key) =>
-            Effect.sleep(100).pipe(Effect.andThen(Effect.sync(() => done.push(key))), Effect.as(Outcome.done))
-        })
-      )
-      yield* queue.add("a")
-      yield* queue.add("b")
-      yield* queue.add("c")
-      yield* Effect.yieldNow
-      yield* queue.shutdown
-      yield* TestClock.adjust(100)
-      yield* Fiber.join(fiber)
-      assert.deepStrictEqual(done.sort(), ["a", "b"])
+      const queue = yield* make({
+        name: "custom",
+        rateLimiter: fastSlow({ fastMillis: 10, slowMillis: 1_000, maxFastAttempts: 1 })
+      })
+      yield* queue.addRateLimited("k")
+      yield* TestClock.adjust(10)
+      yield* queue.done(yield* take(queue))
+      yield* queue.addRateLimited("k")
+      assert.strictEqual(yield* queue.retries("k"), 2)
+      yield* TestClock.adjust(999)
+      assert.strictEqual(yield* queue.len, 0)
+      yield* TestClock.adjust(1)
+      yield* queue.done(yield* take(queue))
+      yield* queue.forget("k")
+      assert.strictEqual(yield* queue.retries("k"), 0)
+      yield* queue.addRateLimited("k")
+      yield* TestClock.adjust(10)
+      assert.strictEqual(yield* queue.len, 1)
     })
   )
 })
