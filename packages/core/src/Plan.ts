@@ -44,6 +44,7 @@ import {
   isOfType,
   type KubeObject,
   keyOf,
+  managedByLabel,
   type ObjectKey,
   type ObjectRef,
   type ResourceType,
@@ -56,6 +57,7 @@ import type {
   Observed,
   Outcome,
   Reconciler,
+  Refusal,
   Snapshot,
   StatusReport
 } from "./Reconciler.ts"
@@ -132,10 +134,12 @@ const deletionOrder = (a: Keyed, b: Keyed): number => creationOrder(b, a)
 // ---------------------------------------------------------------------------------------------
 // Event messages
 
-const nameOf = (object: KubeObject): string =>
-  object.metadata.namespace === undefined || object.metadata.namespace === ""
-    ? `${object.kind} ${object.metadata.name}`
-    : `${object.kind} ${object.metadata.namespace}/${object.metadata.name}`
+const refName = (ref: ObjectRef): string =>
+  ref.namespace === undefined || ref.namespace === ""
+    ? `${ref.kind} ${ref.name}`
+    : `${ref.kind} ${ref.namespace}/${ref.name}`
+
+const nameOf = (object: KubeObject): string => refName(refOf(object))
 
 interface ChildWrites {
   readonly created: ReadonlyArray<KubeObject>
@@ -264,21 +268,30 @@ export const observedOf = <P extends KubeObject>(snapshot: Snapshot, primary: P)
   }
 })
 
+/** What the re-plan of one reconcile carries over from its first plan and from the writes made. */
+export interface Replan<D> {
+  /** The decision already taken in this reconcile: a reconcile decides once. */
+  readonly decided?: { readonly decision: D } | undefined
+  /** A write of this reconcile the API server refused for good: the status reports it. */
+  readonly refused?: Refusal | undefined
+}
+
 /**
- * Plans one reconcile of `snapshot.primary`. `decided` is a decision already taken in this
- * reconcile (the re-plan after child writes reuses the first plan's): a reconcile decides once.
+ * Plans one reconcile of `snapshot.primary`. A re-plan within the same reconcile (after child
+ * writes, or after a refused write) passes what it carries over (`Replan`).
  */
 export const plan = <P extends KubeObject, D>(
   reconciler: Reconciler<P, D>,
   snapshot: Snapshot,
   /** The current time, RFC 3339, for condition transition times. */
   now: string,
-  decided?: { readonly decision: D }
+  replan: Replan<D> = {}
 ): Plan<D> => {
   const primary = snapshot.primary
   const uid = primary.metadata.uid ?? ""
   const owned = controlled(snapshot.owned, uid)
   const decoded = decodeObject(reconciler.primary, primary)
+  const refused = replan.refused
   if (isDeleting(primary)) {
     const held = reconciler.holdDeletion?.(snapshot)
     // A hold is what matters most about a deleting primary, decodable or not.
@@ -286,7 +299,7 @@ export const plan = <P extends KubeObject, D>(
       Result.isFailure(decoded) && (held === undefined || reconciler.status === undefined)
         ? (reconciler.invalid ?? ((problem) => defaultInvalidReport(problem)))(decoded.failure, primary)
         : reconciler.status?.(undefined, outcome)
-    return planDeletion(reconciler, snapshot, owned, uid, now, report, held)
+    return planDeletion(reconciler, snapshot, owned, uid, now, report, held, refused)
   }
   if (Result.isFailure(decoded)) {
     const problem = decoded.failure
@@ -301,10 +314,12 @@ export const plan = <P extends KubeObject, D>(
       { objects: [], retain: reconciler.owned },
       report,
       undefined,
-      false
+      false,
+      refused
     )
   }
   const observed = observedOf(snapshot, decoded.success)
+  const decided = replan.decided
   const decision = decided === undefined ? reconciler.decide(observed) : decided.decision
   const status = reconciler.status
   return planLive(
@@ -316,7 +331,8 @@ export const plan = <P extends KubeObject, D>(
     reconciler.desired(decision, observed),
     status === undefined ? () => undefined : (outcome) => status(decision, outcome),
     decision,
-    true
+    true,
+    refused
   )
 }
 
@@ -330,7 +346,8 @@ const planLive = <P extends KubeObject, D>(
   report: (outcome: Outcome) => StatusReport | undefined,
   decision: D | undefined,
   /** Add the reconciler's finalizer if the primary lacks it (not for a primary that does not decode). */
-  holdFinalizer: boolean
+  holdFinalizer: boolean,
+  refused: Refusal | undefined
 ): Plan<D> => {
   const primary = snapshot.primary
   const primaryRef = refOf(primary)
@@ -355,6 +372,7 @@ const planLive = <P extends KubeObject, D>(
   for (const { object, key } of entries) {
     if (desiredKeys.has(key)) continue
     desiredKeys.add(key)
+    checkOwnable(primary, object, reconciler)
     const namespace = object.metadata.namespace
     if (namespace !== undefined && namespace !== "") {
       if (conflictedNamespaces.has(namespace)) {
@@ -415,7 +433,8 @@ const planLive = <P extends KubeObject, D>(
     conflicts,
     blocked,
     deleting: false,
-    remaining: []
+    remaining: [],
+    refused
   }
   const reported = report(outcome)
   const status = nextStatus(reported, primary, now)
@@ -444,6 +463,7 @@ const planLive = <P extends KubeObject, D>(
       })
     )
   }
+  if (refused !== undefined && status !== undefined) actions.push(refusalEvent(primaryRef, uid, refused))
   // A conflict's start is not known: it is looked at every `waitMillis`.
   const pending = conflicts.length > 0 ? [...waitingSince, undefined] : waitingSince
   const wait =
@@ -461,7 +481,8 @@ const planDeletion = <P extends KubeObject, D>(
   uid: string,
   now: string,
   report: (outcome: Outcome) => StatusReport | undefined,
-  held: DeletionHold | undefined
+  held: DeletionHold | undefined,
+  refused: Refusal | undefined
 ): Plan<D> => {
   const primary = snapshot.primary
   const primaryRef: ObjectRef = refOf(primary)
@@ -473,7 +494,8 @@ const planDeletion = <P extends KubeObject, D>(
     blocked: [],
     deleting: true,
     remaining,
-    held
+    held,
+    refused
   }
   const step = finalizerStep(finalizerState(primary, reconciler.finalizer, remaining))
   const finalizer = reconciler.finalizer
@@ -524,6 +546,7 @@ const planDeletion = <P extends KubeObject, D>(
       })
     )
   }
+  if (refused !== undefined && status !== undefined) actions.push(refusalEvent(primaryRef, uid, refused))
   if (step.removeFinalizer) {
     actions.push(Action.RemoveFinalizer({ ref: primaryRef, uid, finalizer }))
   } else if (step.waitForChildren) {
@@ -535,6 +558,54 @@ const planDeletion = <P extends KubeObject, D>(
     actions.push(Action.Requeue({ afterMillis: waitAfter(base, since, now) }))
   }
   return { actions, outcome, decision: undefined, report: reported }
+}
+
+/** The reason of the Warning event that announces a refused write. */
+export const refusedEventReason = "WriteRefused"
+
+/** A refused write is announced once, with the status change that records it. */
+const refusalEvent = (regarding: ObjectRef, uid: string, refused: Refusal): Action =>
+  Action.Event({
+    regarding,
+    uid,
+    type: "Warning",
+    reason: refusedEventReason,
+    message: eventMessage(`${refName(refused.ref)}: ${refused.reason}: ${refused.message}`)
+  })
+
+/** A desired object this primary cannot own: a reconciler bug, refused before anything is written. */
+export class InvalidOwnership extends Error {
+  override readonly name = "InvalidOwnership"
+}
+
+/**
+ * A desired child carries the reconciler's managed-by label (its owned kinds are watched through
+ * it: without it the child would be invisible to its own controller, created again and again).
+ * Owner references never cross namespaces, and a namespaced owner never owns a cluster-scoped
+ * object (the garbage collector would treat the reference as unresolvable and delete the child).
+ */
+const checkOwnable = <P extends KubeObject, D>(
+  primary: KubeObject,
+  object: KubeObject,
+  reconciler: Reconciler<P, D>
+): void => {
+  const controller = reconciler.name
+  const managedBy = reconciler.managedBy ?? controller
+  if (object.metadata.labels?.[managedByLabel] !== managedBy) {
+    throw new InvalidOwnership(
+      `${controller}: desired ${nameOf(object)} lacks the label ${managedByLabel}=${managedBy} (build it with ownedBy)`
+    )
+  }
+  const ownerNamespace = primary.metadata.namespace
+  if (ownerNamespace === undefined || ownerNamespace === "") return
+  const namespace = object.metadata.namespace
+  if (namespace === ownerNamespace) return
+  throw new InvalidOwnership(
+    `${controller}: ${primary.kind} ${ownerNamespace}/${primary.metadata.name} cannot own ${object.kind} ` +
+      (namespace === undefined || namespace === ""
+        ? `${object.metadata.name}: a namespaced owner cannot own a cluster-scoped object`
+        : `${namespace}/${object.metadata.name}: owner references never cross namespaces`)
+  )
 }
 
 /**

@@ -8,7 +8,7 @@
  */
 import type { ConditionInput } from "./Conditions.ts"
 import type { Decoded, InvalidObject } from "./Decode.ts"
-import type { KubeObject, ObjectRef, ResourceType } from "./Object.ts"
+import type { KubeObject, ObjectKey, ObjectRef, ResourceType } from "./Object.ts"
 
 /** A consistent, read-only view of the cluster as a cache holds it for one primary, as stored (not decoded). */
 export interface Snapshot {
@@ -80,6 +80,23 @@ export interface Outcome {
   readonly remaining: ReadonlyArray<KubeObject>
   /** While deleting: why the reconciler keeps every child for now (its `holdDeletion`); undefined otherwise. */
   readonly held?: DeletionHold | undefined
+  /** A write of this reconcile the API server refused for good (see `Refusal`); undefined otherwise. */
+  readonly refused?: Refusal | undefined
+}
+
+/**
+ * A write the API server refused in a way retrying cannot fix by itself (the object is invalid,
+ * the controller is forbidden to write it, an admission policy denied it, a foreign object holds
+ * its name): reported on the primary's status, and tried again only slowly. Which errors are
+ * refusals is the runtime's call (`Reconcile.Port.refusal`).
+ */
+export interface Refusal {
+  /** The object whose write was refused (the primary itself for a finalizer write). */
+  readonly ref: ObjectRef
+  /** Why, in CamelCase, as the API server classified it: `Invalid`, `Forbidden`, `AlreadyExists`… */
+  readonly reason: string
+  /** The API server's own message. */
+  readonly message: string
 }
 
 /** Why a deleting primary's children are kept for now: reported in its status, planned as a Warning event. */
@@ -99,8 +116,9 @@ export interface StatusReport {
 }
 
 /**
- * Another kind the primary depends on (a Tenant's Plan): changes to such an object requeue the
- * primaries `toPrimaries` names. Pure; `primaries` is the cached list of primaries.
+ * Another kind the primary depends on (a Tenant's Plan). The runtime indexes primaries by the
+ * objects they refer to (`refersTo`), so a change to a referenced object requeues exactly the
+ * primaries under its key, found by lookup, never by scanning every primary.
  */
 export interface Reference {
   readonly type: ResourceType
@@ -111,7 +129,14 @@ export interface Reference {
    * that one object. Ignored when the reconciler also owns the kind or refers to another of its objects.
    */
   readonly name?: string | undefined
-  readonly toPrimaries: (object: KubeObject, primaries: ReadonlyArray<KubeObject>) => Iterable<string>
+  /**
+   * Pure: the keys (`keyOfType(type, name, namespace)`) of the objects of `type` this primary
+   * reads, from the primary as stored (it may not decode). Computed when a primary enters or
+   * changes in the cache, never per referenced change.
+   */
+  readonly refersTo: (primary: KubeObject) => Iterable<ObjectKey>
+  /** Pure: whether this version of a referenced object concerns its primaries at all. Default: every change does. */
+  readonly matters?: ((object: KubeObject) => boolean) | undefined
 }
 
 /**
@@ -124,6 +149,12 @@ export interface Reconciler<P extends KubeObject = KubeObject, D = unknown> {
   readonly primary: ResourceType<P>
   /** The kinds of children it creates; their changes requeue the owning primary. */
   readonly owned: ReadonlyArray<ResourceType>
+  /**
+   * The `app.kubernetes.io/managed-by` value every desired child carries (`ownedBy` stamps it):
+   * the runtime watches owned kinds through it, so it caches its own children and nothing else
+   * of their kinds. Default: `name`. Controllers sharing a value share those caches.
+   */
+  readonly managedBy?: string | undefined
   /** Kinds it reads through `observed.get` whose changes must requeue primaries (none if undefined). */
   readonly references?: ReadonlyArray<Reference> | undefined
   /** The finalizer it holds on every live primary until its owned objects are gone; none if undefined. */

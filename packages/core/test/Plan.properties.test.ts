@@ -22,6 +22,7 @@ import {
   keyOf,
   keyOfRef,
   ManagedFields,
+  managedByLabel,
   type Plan,
   plan,
   type Reconciler,
@@ -905,6 +906,8 @@ describe("plan properties over arbitrary cluster states", () => {
       // quota with fields of its own, once they exist, and leaves everything else alone.
       const decorator: Reconciler<Tenant, Tenant> = {
         name: "test-decorator",
+        // One operator's second controller: same managed-by value, its own field manager.
+        managedBy,
         primary: reconciler.primary,
         owned: reconciler.owned,
         decide: (observed) => observed.primary,
@@ -920,7 +923,7 @@ describe("plan properties over arbitrary cluster states", () => {
               metadata: {
                 name: desired.metadata.name,
                 namespace: desired.metadata.namespace,
-                labels: { "decorator.kleff.io/on": "yes" },
+                labels: { "decorator.kleff.io/on": "yes", [managedByLabel]: managedBy },
                 ownerReferences: [controllerReference(tenant)]
               },
               ...(desired.kind === "ResourceQuota" ? { spec: { hard: { "count/jobs.batch": "4" } } } : {})

@@ -7,7 +7,7 @@ import { type KubeObject, type ObjectKey, type Plan, plan, type Reconciler } fro
 import { Clock, Effect } from "effect"
 import { Client } from "./Client.ts"
 import type { KubeError } from "./Errors.ts"
-import { caches, kindsOf, observe, selectorsOf, typeKey } from "./Snapshot.ts"
+import { caches, kindsOf, observe, selectionOf, typeKey } from "./Snapshot.ts"
 import { Cache } from "./Store.ts"
 
 export interface DryRun<D> {
@@ -25,7 +25,7 @@ export const planOnce = Effect.fnUntraced(function* <P extends KubeObject, D>(
   yield* Effect.forEach(
     kindsOf(reconciler),
     (type) =>
-      Effect.map(client.list(type, selectorsOf(reconciler, type)), (list) => {
+      Effect.map(client.list(type, selectionOf(reconciler, type)), (list) => {
         // The reconciler's own managed-fields entry is how the plan knows which fields it owns.
         const cache = new Cache({ managers: new Set([reconciler.name]), type })
         cache.apply({ _tag: "Restarted", objects: list.items, resourceVersion: list.resourceVersion })

@@ -12,6 +12,13 @@
  *   Updates of owned objects are server-side applies under the controller's field manager, with
  *   force, carrying the UID the plan saw (the API server refuses an apply whose UID differs from
  *   the stored object's).
+ *   A create refused because the name is taken (a cache watches only its controller's own
+ *   children, by label, so it cannot see a foreign object there) reads that object once: if it is
+ *   the primary's own (controlled by its UID: say, someone removed its managed-by label), it is
+ *   applied over like any owned child, which puts the label back; otherwise the create is refused.
+ * - A write the API server refuses for good (`Invalid`, `Forbidden`, a 400, a name held by a
+ *   foreign object) fails as `Refused`, naming the object and carrying the server's message, for
+ *   the reconcile to report on the primary (`Reconcile.Port.refusal`) instead of retrying hot.
  * - Deletes carry a UID precondition; a child already gone counts as deleted.
  * - Every object the API server returns is written through to the cache, so the next snapshot
  *   sees this reconcile's own writes even before their watch events arrive (no re-create, no
@@ -20,10 +27,58 @@
  *   controllers in one process own their fields apart and never strip each other's.
  * - Events are best effort: a failed Event is logged, never fails the reconcile.
  */
-import { type Action, groupOf, Kinds, type KubeObject, type ObjectRef, type ResourceType } from "@kleff/core"
-import { Effect } from "effect"
+import {
+  type Action,
+  controllerUidOf,
+  groupOf,
+  Kinds,
+  type KubeObject,
+  type ObjectRef,
+  type Refusal,
+  type ResourceType,
+  refOf
+} from "@kleff/core"
+import { Effect, Schema } from "effect"
 import { Client } from "./Client.ts"
 import type { KubeError } from "./Errors.ts"
+
+/** A write the API server refused for good; `error` is its answer. */
+export class Refused extends Schema.TaggedError<Refused>()("Refused", {
+  ref: Schema.Struct({
+    apiVersion: Schema.String,
+    kind: Schema.String,
+    name: Schema.String,
+    namespace: Schema.optional(Schema.String)
+  }),
+  reason: Schema.String,
+  message: Schema.String
+}) {
+  get refusal(): Refusal {
+    return { ref: this.ref, reason: this.reason, message: this.message }
+  }
+}
+
+/** What `execute` fails with: the API server's error, or its refusal of a write. */
+export type WriteError = KubeError | Refused
+
+/** Whether the API server refused a write for good: retrying the same write cannot succeed. */
+export const isRefusal = (error: KubeError): boolean =>
+  error._tag === "Invalid" || error._tag === "Forbidden" || (error._tag === "ApiError" && error.code === 400)
+
+/** `error` as a refusal of the write to `ref` when it is one; otherwise unchanged. */
+const refusing =
+  (ref: ObjectRef) =>
+  (error: WriteError): Effect.Effect<never, WriteError> =>
+    error._tag !== "Refused" && isRefusal(error)
+      ? Effect.fail(
+          new Refused({ ref: refOnly(ref), reason: error.reason || error._tag, message: error.message })
+        )
+      : Effect.fail(error)
+
+const refOnly = (ref: ObjectRef): Refused["ref"] =>
+  ref.namespace === undefined
+    ? { apiVersion: ref.apiVersion, kind: ref.kind, name: ref.name }
+    : { apiVersion: ref.apiVersion, kind: ref.kind, name: ref.name, namespace: ref.namespace }
 
 /** Finds the `ResourceType` of an object by its group and kind. */
 export interface TypeRegistry {
@@ -77,6 +132,9 @@ const ignoreNotFound = <A>(effect: Effect.Effect<A, KubeError, Client>) =>
     Effect.catchTag("NotFound", () => Effect.void)
   )
 
+const describeRef = (ref: ObjectRef): string =>
+  ref.namespace === undefined ? `${ref.kind} ${ref.name}` : `${ref.kind} ${ref.namespace}/${ref.name}`
+
 /** Cluster-scoped objects' events go to `default`, as kubectl looks for them there. */
 const eventNamespace = (ref: ObjectRef): string => ref.namespace ?? "default"
 
@@ -98,7 +156,7 @@ const createOnlyResourceVersion = "1"
 export const execute = Effect.fnUntraced(function* (
   actions: ReadonlyArray<Action>,
   context: InterpreterContext
-): Effect.fn.Return<void, KubeError, Client> {
+): Effect.fn.Return<void, WriteError, Client> {
   const client = yield* Client
   let primary = context.primary
   const primaryType = yield* resolveType(context, primary)
@@ -109,38 +167,62 @@ export const execute = Effect.fnUntraced(function* (
     switch (action._tag) {
       case "Apply": {
         const type = yield* resolveType(context, action.object)
-        const write = action.create
-          ? client.apply(
-              type,
-              {
-                ...action.object,
-                metadata: { ...action.object.metadata, resourceVersion: createOnlyResourceVersion }
-              },
-              asManager
-            )
-          : // The UID the plan compared against: if another object has taken the name since, the API
-            // server refuses the apply (uid is immutable) instead of it landing on that object.
-            client.apply(
-              type,
-              action.uid === undefined
-                ? action.object
-                : { ...action.object, metadata: { ...action.object.metadata, uid: action.uid } },
-              asManager
-            )
-        yield* write.pipe(Effect.flatMap(remember))
+        const ref = refOf(action.object)
+        // The UID the plan compared against: if another object has taken the name since, the API
+        // server refuses the apply (uid is immutable) instead of it landing on that object.
+        const update = (uid: string | undefined) =>
+          client.apply(
+            type,
+            uid === undefined
+              ? action.object
+              : { ...action.object, metadata: { ...action.object.metadata, uid } },
+            asManager
+          )
+        const write: Effect.Effect<KubeObject, WriteError> = action.create
+          ? client
+              .apply(
+                type,
+                {
+                  ...action.object,
+                  metadata: { ...action.object.metadata, resourceVersion: createOnlyResourceVersion }
+                },
+                asManager
+              )
+              .pipe(
+                Effect.catchTag("Conflict", (conflict): Effect.Effect<KubeObject, WriteError> => {
+                  const owner = primary.metadata.uid
+                  return client.get(type, ref.name, ref.namespace).pipe(
+                    Effect.catchTag("NotFound", () => Effect.fail(conflict)),
+                    Effect.flatMap(
+                      (existing): Effect.Effect<KubeObject, WriteError> =>
+                        owner !== undefined && controllerUidOf(existing) === owner
+                          ? update(existing.metadata.uid)
+                          : Effect.fail(
+                              new Refused({
+                                ref: refOnly(ref),
+                                reason: "AlreadyExists",
+                                message: `${describeRef(ref)} already exists and does not belong to ${primary.kind} ${primary.metadata.name}`
+                              })
+                            )
+                    )
+                  )
+                })
+              )
+          : update(action.uid)
+        yield* write.pipe(Effect.catch(refusing(ref)), Effect.flatMap(remember))
         break
       }
       case "Delete": {
         const type = yield* resolveType(context, action.ref)
         yield* ignoreNotFound(
           client.delete(type, action.ref.name, { namespace: action.ref.namespace, uid: action.uid })
-        )
+        ).pipe(Effect.catch(refusing(action.ref)))
         break
       }
       case "AddFinalizer":
         primary = yield* client
           .addFinalizer(primaryType, primary, action.finalizer, asManager)
-          .pipe(Effect.flatMap(remember))
+          .pipe(Effect.catch(refusing(action.ref)), Effect.flatMap(remember))
         break
       case "RemoveFinalizer":
         yield* ignoreNotFound(
@@ -157,7 +239,7 @@ export const execute = Effect.fnUntraced(function* (
             action.status,
             asManager
           )
-          .pipe(Effect.flatMap(remember))
+          .pipe(Effect.catch(refusing(action.ref)), Effect.flatMap(remember))
         break
       case "Event":
         yield* client

@@ -7,12 +7,16 @@ import {
   groupOf,
   type KubeObject,
   keyOfRef,
+  managedByLabel,
   type ObjectRef,
   type Reconciler,
   type ResourceType,
   type Snapshot
 } from "@kleff/core"
 import type { Cache } from "./Store.ts"
+
+/** What snapshots read of a cache. */
+type CacheView = Pick<Cache, "get" | "ownedBy">
 
 export const typeKey = (type: Pick<ResourceType, "group" | "kind">): string => `${type.group}/${type.kind}`
 
@@ -26,36 +30,51 @@ export const kindsOf = <P extends KubeObject, D>(
   return [...types.values()]
 }
 
+/** What a controller caches of one kind (a watch selection; see `Informers.Selection`). */
+export interface Selection {
+  readonly namespace?: string | undefined
+  readonly labelSelector?: string | undefined
+  readonly fieldSelector?: string | undefined
+}
+
 /**
- * How to watch (and list) `type` for a reconciler: by `metadata.name` when the reconciler only
- * refers to one object of it (every `Reference` of the type names the same object, and it is
- * neither the primary nor owned), so that is the one object cached, and RBAC may grant it by
- * name; otherwise every object of the type.
+ * How to watch (and list) `type` for a reconciler:
+ * - its primary, and a kind it owns and also refers to without a name: every object;
+ * - a kind it only owns: by its managed-by label (`managedBy`, default its name), so it caches its
+ *   own children and nothing else of their kinds (a foreign object at a child's name is then only
+ *   found by the API server refusing the create);
+ * - a kind it only refers to: by `metadata.name` when every `Reference` of the kind names the same
+ *   object (RBAC may then grant that one object), otherwise every object;
+ * and, with a `namespace` scope, a namespaced kind in that namespace only.
  */
-export const selectorsOf = <P extends KubeObject, D>(
+export const selectionOf = <P extends KubeObject, D>(
   reconciler: Reconciler<P, D>,
-  type: ResourceType
-): { readonly fieldSelector?: string } => {
+  type: ResourceType,
+  namespace?: string | undefined
+): Selection => {
   const key = typeKey(type)
-  if ([reconciler.primary, ...reconciler.owned].some((other) => typeKey(other) === key)) return {}
-  const names = new Set(
-    (reconciler.references ?? [])
-      .filter((reference) => typeKey(reference.type) === key)
-      .map((reference) => reference.name)
-  )
+  const scope = type.namespaced && namespace !== undefined ? { namespace } : {}
+  const references = (reconciler.references ?? []).filter((reference) => typeKey(reference.type) === key)
+  const owned = reconciler.owned.some((other) => typeKey(other) === key)
+  if (typeKey(reconciler.primary) === key) return scope
+  if (owned) {
+    if (references.some((reference) => reference.name === undefined)) return scope
+    return { ...scope, labelSelector: `${managedByLabel}=${reconciler.managedBy ?? reconciler.name}` }
+  }
+  const names = new Set(references.map((reference) => reference.name))
   const [name] = names
-  return names.size === 1 && name !== undefined ? { fieldSelector: `metadata.name=${name}` } : {}
+  return names.size === 1 && name !== undefined ? { ...scope, fieldSelector: `metadata.name=${name}` } : scope
 }
 
 export interface Caches {
   /** The cache holding objects of this apiVersion's group and kind, if the controller reads that kind. */
-  readonly of: (apiVersion: string, kind: string) => Cache | undefined
+  readonly of: (apiVersion: string, kind: string) => CacheView | undefined
   /** The caches of the reconciler's owned kinds. */
-  readonly owned: ReadonlyArray<Cache>
+  readonly owned: ReadonlyArray<CacheView>
 }
 
 export const caches = <P extends KubeObject, D>(
-  byType: ReadonlyMap<string, Cache>,
+  byType: ReadonlyMap<string, CacheView>,
   reconciler: Reconciler<P, D>
 ): Caches => ({
   of: (apiVersion, kind) => byType.get(`${groupOf(apiVersion)}/${kind}`),

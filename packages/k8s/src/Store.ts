@@ -112,16 +112,40 @@ class KeyIndex<K> {
   }
 }
 
+/** Computes the values an object is indexed under (client-go's `IndexFunc`). Pure. */
+export type IndexFunction<T extends KubeObject = KubeObject> = (object: T) => Iterable<string>
+
 /** One complete generation of the cache: objects and their indexes, swapped as a unit. */
 class Generation<T extends KubeObject> {
   readonly objects = new Map<ObjectKey, T>()
   readonly byOwner = new KeyIndex<string>()
   /** label key → label value → keys. Holds the objects' own key and value strings, no copies. */
   readonly byLabel = new Map<string, KeyIndex<string>>()
+  /** index name → value → keys, for the indexes added with `addIndex`. */
+  readonly byIndex = new Map<string, KeyIndex<string>>()
   private readonly indexLabels: ReadonlySet<string> | "all"
+  private readonly indexers: ReadonlyMap<string, IndexFunction<T>>
 
-  constructor(indexLabels: ReadonlySet<string> | "all") {
+  constructor(indexLabels: ReadonlySet<string> | "all", indexers: ReadonlyMap<string, IndexFunction<T>>) {
     this.indexLabels = indexLabels
+    this.indexers = indexers
+    for (const name of indexers.keys()) this.byIndex.set(name, new KeyIndex<string>())
+  }
+
+  /** Indexes every object held under a newly added index. */
+  addIndex(name: string, indexer: IndexFunction<T>): void {
+    const index = new KeyIndex<string>()
+    for (const [key, object] of this.objects) for (const value of indexer(object)) index.add(value, key)
+    this.byIndex.set(name, index)
+  }
+
+  private reindex(key: ObjectKey, object: T | undefined, before: T | undefined): void {
+    for (const [name, indexer] of this.indexers) {
+      const index = this.byIndex.get(name)
+      if (index === undefined) continue
+      if (before !== undefined) for (const value of indexer(before)) index.remove(value, key)
+      if (object !== undefined) for (const value of indexer(object)) index.add(value, key)
+    }
   }
 
   indexes(label: string): boolean {
@@ -135,6 +159,7 @@ class Generation<T extends KubeObject> {
   /** Inserts, or replaces `before` with `object`, touching only the index entries that differ. */
   put(key: ObjectKey, object: T, before: T | undefined): void {
     this.objects.set(key, object)
+    if (this.indexers.size > 0) this.reindex(key, object, before)
     const ownerBefore = before === undefined ? undefined : controllerUidOf(before)
     const ownerAfter = controllerUidOf(object)
     if (ownerBefore !== ownerAfter) {
@@ -170,6 +195,7 @@ class Generation<T extends KubeObject> {
 
   remove(key: ObjectKey, object: T): void {
     this.objects.delete(key)
+    if (this.indexers.size > 0) this.reindex(key, undefined, object)
     const owner = controllerUidOf(object)
     if (owner !== undefined) this.byOwner.remove(owner, key)
     const labels = object.metadata.labels
@@ -194,6 +220,7 @@ export class Cache<T extends KubeObject = KubeObject> {
   private readonly managers: ReadonlySet<string> | "all"
   private readonly transform: ((object: T) => T) | undefined
   private readonly type: ResourceType<T> | undefined
+  private readonly indexers = new Map<string, IndexFunction<T>>()
   private readyFlag = false
 
   constructor(options: StoreOptions<T> = {}) {
@@ -204,7 +231,7 @@ export class Cache<T extends KubeObject = KubeObject> {
     this.managers = options.managers ?? new Set()
     this.transform = options.transform
     this.type = options.type?.schema === undefined ? undefined : options.type
-    this.current = new Generation<T>(this.indexLabels)
+    this.current = new Generation<T>(this.indexLabels, this.indexers)
   }
 
   /** True once a complete list has been applied. */
@@ -231,6 +258,20 @@ export class Cache<T extends KubeObject = KubeObject> {
   /** Objects whose controller owner reference has this UID. */
   ownedBy(uid: string): Array<T> {
     return this.resolve(this.current, this.current.byOwner.get(uid))
+  }
+
+  /**
+   * Adds an index (client-go's `AddIndexers`): objects held now are indexed at once, and every
+   * later change keeps it current. A name already in use is replaced.
+   */
+  addIndex(name: string, indexer: IndexFunction<T>): void {
+    this.indexers.set(name, indexer)
+    this.current.addIndex(name, indexer)
+  }
+
+  /** Objects indexed under `value` by the index `name` (none for an unknown index). */
+  byIndex(name: string, value: string): Array<T> {
+    return this.resolve(this.current, this.current.byIndex.get(name)?.get(value))
   }
 
   byLabel(label: string, value: string): Array<T> {
@@ -272,7 +313,7 @@ export class Cache<T extends KubeObject = KubeObject> {
   /** Builds the next generation from a complete list, then swaps it in. */
   private restart(objects: ReadonlyArray<T>): Array<Change<T>> {
     const previous = this.current
-    const next = new Generation<T>(this.indexLabels)
+    const next = new Generation<T>(this.indexLabels, this.indexers)
     const changes: Array<Change<T>> = []
     for (const incoming of objects) {
       const key = keyOf(incoming)

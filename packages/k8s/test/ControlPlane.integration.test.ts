@@ -19,6 +19,7 @@ import {
   eventually,
   Namespaces,
   ServiceAccounts,
+  tokenConnection,
   uniqueName
 } from "./cluster.ts"
 
@@ -108,20 +109,6 @@ const impersonating = (admin: Connection, user: string): Connection => ({
   ...admin,
   headers: Effect.map(admin.headers, (headers) => ({ ...headers, "Impersonate-User": user })),
   source: `${admin.source} as ${user}`
-})
-
-/** The admin connection's server and CA, authenticated only by a bearer token (no client certificate). */
-const withToken = (admin: Connection, token: string): Connection => ({
-  server: admin.server,
-  tls: {
-    ...(admin.tls.ca === undefined ? {} : { ca: admin.tls.ca }),
-    rejectUnauthorized: admin.tls.rejectUnauthorized,
-    ...(admin.tls.servername === undefined ? {} : { servername: admin.tls.servername })
-  },
-  headers: Effect.succeed({ Authorization: `Bearer ${token}` }),
-  refresh: Effect.void,
-  namespace: admin.namespace,
-  source: "bearer token"
 })
 
 interface UserInfo {
@@ -500,7 +487,7 @@ describeCluster("the local control plane is real", () => {
           })
           const token = (JSON.parse(response.body) as { status?: { token?: string } }).status?.token
           assert.isString(token)
-          const asSa = yield* clientFor(withToken(admin, token ?? ""))
+          const asSa = yield* clientFor(tokenConnection(admin, token ?? ""))
           const who = yield* whoAmI(asSa)
           assert.strictEqual(who?.username, username)
           assert.strictEqual(who?.uid, sa.metadata.uid)
@@ -533,11 +520,11 @@ describeCluster("the local control plane is real", () => {
           const legacy = Buffer.from((filled.data as Record<string, string>).token ?? "", "base64").toString(
             "utf8"
           )
-          const asLegacy = yield* clientFor(withToken(admin, legacy))
+          const asLegacy = yield* clientFor(tokenConnection(admin, legacy))
           assert.strictEqual((yield* whoAmI(asLegacy))?.username, username)
 
           // A token the server did not issue is refused (401).
-          const forged = yield* clientFor(withToken(admin, `${(token ?? "").slice(0, -8)}AAAAAAAA`))
+          const forged = yield* clientFor(tokenConnection(admin, `${(token ?? "").slice(0, -8)}AAAAAAAA`))
           const unauthenticated = yield* Effect.flip(whoAmI(forged))
           assert.strictEqual(unauthenticated.code, 401)
         })

@@ -7,6 +7,7 @@ import type { KubeObject, Reconciler } from "@kleff/core"
 import { Deferred, Effect, Fiber, Metric } from "effect"
 import { Client } from "../src/Client.ts"
 import { make as makeController } from "../src/Controller.ts"
+import { Informers } from "../src/Informers.ts"
 import {
   clusterLayer,
   describeCluster,
@@ -52,7 +53,7 @@ describeCluster("Controller and update conflicts (real API server)", () => {
         yield* controller.ready
         const key = `test.kleff.io/Widget/${namespace}/${name}`
         yield* eventually(
-          controller.primaries.get(key),
+          Effect.sync(() => controller.primaries.cache.get(key)),
           (w) => w !== undefined,
           20_000,
           "the widget to be cached"
@@ -63,7 +64,8 @@ describeCluster("Controller and update conflicts (real API server)", () => {
           ...created,
           metadata: { ...created.metadata, finalizers: ["test.kleff.io/someone-else"] }
         }
-        yield* controller.primaries.apply({ _tag: "Applied", object: stale })
+        // Recorded as if it were the API server's answer to a write of ours.
+        yield* (yield* Informers).recordWrite(stale)
         const errorsBefore = yield* errorsCounted
 
         const stop = yield* Deferred.make<void>()
@@ -96,7 +98,7 @@ describeCluster("Controller and update conflicts (real API server)", () => {
           { type: "merge", body: { metadata: { finalizers: null } } },
           { namespace }
         )
-      }).pipe(Effect.scoped, Effect.provide(clusterLayer())),
+      }).pipe(Effect.scoped, Effect.provide(Informers.layer), Effect.provide(clusterLayer())),
     60_000
   )
 })

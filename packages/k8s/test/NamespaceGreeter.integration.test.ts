@@ -10,6 +10,7 @@ import {
 } from "../examples/NamespaceGreeter.ts"
 import { Client } from "../src/Client.ts"
 import { make as makeController } from "../src/Controller.ts"
+import { Informers } from "../src/Informers.ts"
 import { clusterLayer, describeCluster, eventually, uniqueName } from "./cluster.ts"
 
 const writeMethods = new Set(["POST", "PUT", "PATCH", "DELETE"])
@@ -90,7 +91,7 @@ describeCluster("NamespaceGreeter (example controller)", () => {
         yield* Effect.sleep("500 millis")
         yield* eventually(controller.queue.len, (n) => n === 0, 20_000, "the queue to drain")
         const before = yield* writesSoFar
-        const keys = yield* controller.primaries.keys
+        const keys = controller.primaries.cache.keys()
         for (const key of keys) yield* controller.queue.add(key)
         yield* Effect.sleep("200 millis")
         yield* eventually(controller.queue.len, (n) => n === 0, 20_000, "the resync to drain")
@@ -110,7 +111,7 @@ describeCluster("NamespaceGreeter (example controller)", () => {
 
         yield* Deferred.succeed(stop, undefined)
         yield* Fiber.join(running)
-      }).pipe(Effect.scoped, Effect.provide(clusterLayer())),
+      }).pipe(Effect.scoped, Effect.provide(Informers.layer), Effect.provide(clusterLayer())),
     60_000
   )
 })

@@ -11,7 +11,7 @@ import { Kinds, type KubeObject, type ResourceType } from "@kleff/core"
 import { Effect, Layer, type Scope } from "effect"
 import { Client, type ClientOptions } from "../src/Client.ts"
 import type { KubeError } from "../src/Errors.ts"
-import { KubeConfig } from "../src/KubeConfig.ts"
+import { type Connection, KubeConfig } from "../src/KubeConfig.ts"
 
 export const kubeconfigPath: string | undefined =
   process.env.KLEFF_TEST_KUBECONFIG === "" ? undefined : process.env.KLEFF_TEST_KUBECONFIG
@@ -91,6 +91,37 @@ export const kubeConfigLayer = (): Layer.Layer<KubeConfig, unknown> => KubeConfi
 /** An admin client (and its KubeConfig) for the test cluster. */
 export const clusterLayer = (options: ClientOptions = {}): Layer.Layer<Client | KubeConfig, unknown> =>
   Client.layerWith(options).pipe(Layer.provideMerge(kubeConfigLayer()))
+
+/** The admin connection's server and CA, authenticated only by a bearer token (no client certificate). */
+export const tokenConnection = (admin: Connection, token: string): Connection => ({
+  server: admin.server,
+  tls: {
+    ...(admin.tls.ca === undefined ? {} : { ca: admin.tls.ca }),
+    rejectUnauthorized: admin.tls.rejectUnauthorized,
+    ...(admin.tls.servername === undefined ? {} : { servername: admin.tls.servername })
+  },
+  headers: Effect.succeed({ Authorization: `Bearer ${token}` }),
+  refresh: Effect.void,
+  namespace: admin.namespace,
+  source: "bearer token"
+})
+
+/** A bound token for a ServiceAccount (TokenRequest), minted by the API server. */
+export const serviceAccountToken = (namespace: string, serviceAccount: string) =>
+  Effect.gen(function* () {
+    const client = yield* Client
+    const response = yield* client.request({
+      method: "POST",
+      path: `/api/v1/namespaces/${namespace}/serviceaccounts/${serviceAccount}/token`,
+      body: {
+        apiVersion: "authentication.k8s.io/v1",
+        kind: "TokenRequest",
+        spec: { expirationSeconds: 3600 }
+      }
+    })
+    const token = (JSON.parse(response.body) as { status?: { token?: string } }).status?.token
+    return token ?? (yield* Effect.die(new Error(`no token for ${namespace}/${serviceAccount}`)))
+  })
 
 /** A client that reaches the API server through `proxy` (same TLS and credentials). */
 export const proxiedClientLayer = (

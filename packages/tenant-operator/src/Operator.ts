@@ -3,7 +3,7 @@
  * probes and metrics, elects a leader when asked, and stops gracefully on SIGTERM.
  * Wiring only: what to do is `TenantReconciler`'s, how is `@kleff/k8s`'s.
  */
-import { Client, Controller, HealthServer, KubeConfig, LeaderElection, Manager } from "@kleff/k8s"
+import { Client, Controller, HealthServer, Informers, KubeConfig, LeaderElection, Manager } from "@kleff/k8s"
 import { Effect, Layer } from "effect"
 import type { TenantOperatorConfig } from "./desired/Config.ts"
 import { makeTenantReconciler, tenantControllerName } from "./TenantReconciler.ts"
@@ -34,6 +34,7 @@ export const clientLayer = (kubeconfig: string | undefined) =>
 export const runOperator = (options: OperatorOptions) =>
   Effect.gen(function* () {
     const client = yield* Client.Client
+    const informers = yield* Informers.Informers
     const controller = yield* Controller.make({
       reconciler: makeTenantReconciler(options.config),
       concurrency: options.concurrency
@@ -59,7 +60,7 @@ export const runOperator = (options: OperatorOptions) =>
         healthProbeBindAddress: options.healthProbeBindAddress,
         metricsBindAddress: options.metricsBindAddress
       },
-      [controller.runnable]
+      [Informers.runnable(informers), controller.runnable]
     )
     return yield* options.leaderElection === undefined
       ? manager
@@ -69,6 +70,7 @@ export const runOperator = (options: OperatorOptions) =>
         )
   }).pipe(
     Effect.scoped,
+    Effect.provide(Informers.Informers.layer),
     Effect.provide(HealthServer.HealthChecks.layer),
     Effect.provide(clientLayer(options.kubeconfig))
   )

@@ -22,6 +22,7 @@ import {
   type KubeObject,
   keyOf,
   keyOfRef,
+  keyOfType,
   needsApply,
   type ObjectRef,
   type Observed,
@@ -54,7 +55,7 @@ import {
 } from "./desired/Children.ts"
 import type { TenantOperatorConfig } from "./desired/Config.ts"
 import { type InvalidNamespaceName, tenantLabel, tenantNamespaceName } from "./desired/Namespace.ts"
-import { ownedByTenant } from "./desired/Ownership.ts"
+import { managedBy, ownedByTenant } from "./desired/Ownership.ts"
 import { NamespaceType } from "./desired/ResourceTypes.ts"
 import { describeTermination, namespaceDeletionBlockedReason, terminationOf } from "./TerminatingNamespace.ts"
 
@@ -244,9 +245,24 @@ const firstBlocker = (
   outcome: Outcome,
   expected: ReadonlyArray<Expected>
 ): Blocker | undefined => {
+  // A refusal is what a person must act on: it comes before the children merely not created yet.
+  const refused = outcome.refused
+  const refusedChild =
+    refused === undefined
+      ? undefined
+      : expected.find((child) => keyOfRef(child.ref) === keyOfRef(refused.ref))
+  if (refused !== undefined && refusedChild !== undefined && refused.reason !== "AlreadyExists") {
+    return {
+      reason: writeRefusedReason,
+      message: `The API server refused ${describe(refusedChild.ref)} (${refused.reason}): ${refused.message}`
+    }
+  }
   for (const child of expected) {
     const key = keyOfRef(child.ref)
-    if (outcome.conflicts.some((conflict) => keyOf(conflict.desired) === key)) {
+    if (
+      outcome.conflicts.some((conflict) => keyOf(conflict.desired) === key) ||
+      (refusedChild !== undefined && keyOfRef(refusedChild.ref) === key)
+    ) {
       return {
         reason: "Conflict",
         message: `${describe(child.ref)} already exists and does not belong to this Tenant; it is left alone.`
@@ -528,17 +544,37 @@ const statusReport = (report: Report): StatusReport => ({
 // ---------------------------------------------------------------------------------------------
 // the reconciler
 
+/** The name in a Tenant's `spec.plan`, read from the object as stored (it may not decode). */
+const planNameOf = (tenant: KubeObject): string | undefined => {
+  const spec = (tenant as { readonly spec?: unknown }).spec
+  const plan =
+    typeof spec === "object" && spec !== null ? (spec as { readonly plan?: unknown }).plan : undefined
+  return typeof plan === "string" && plan !== "" ? plan : undefined
+}
+
 /** Editing a Plan re-reconciles its Tenants: the ones whose `spec.plan` names it. */
 export const planReference: Reference = {
   type: PlanType,
-  toPrimaries: (plan, tenants) =>
-    tenants
-      .filter((tenant) => {
-        const decoded = decodeObject(TenantType, tenant)
-        return Result.isSuccess(decoded) && decoded.success.spec.plan === plan.metadata.name
-      })
-      .map(keyOf)
+  refersTo: (tenant) => {
+    const plan = planNameOf(tenant)
+    return plan === undefined ? [] : [keyOfType(PlanType, plan)]
+  }
 }
+
+/**
+ * Every Namespace is read, not only the tenant's own (a namespace a user made at the tenant's
+ * namespace name is a conflict the Tenant reports): the Tenant reads the namespace its name
+ * settles on, so such a namespace going away re-reconciles it at once.
+ */
+export const namespaceReference = (config: TenantOperatorConfig): Reference => ({
+  type: NamespaceType,
+  refersTo: (object) => {
+    const tenant = decodeObject(TenantType, object)
+    if (Result.isFailure(tenant)) return []
+    const name = tenantNamespaceName(withReadableStatus(tenant.success), config)
+    return Result.isSuccess(name) ? [keyOfType(NamespaceType, name.success)] : []
+  }
+})
 
 const tenantCrdRef: ObjectRef = {
   apiVersion: apiVersionOf(Kinds.CustomResourceDefinition),
@@ -553,8 +589,12 @@ const tenantCrdRef: ObjectRef = {
 export const tenantCrdReference: Reference = {
   type: Kinds.CustomResourceDefinition,
   name: tenantCrdName,
-  toPrimaries: (crd, tenants) => (isDeleting(crd) ? tenants.map(keyOf) : [])
+  refersTo: () => [keyOfType(Kinds.CustomResourceDefinition, tenantCrdName)],
+  matters: isDeleting
 }
+
+/** The reason of a condition whose child the API server refused to write (retried slowly until the Plan or the policy changes). */
+export const writeRefusedReason = "WriteRefused"
 
 /** The reason a deleting Tenant's children are kept while the Tenant CRD is being deleted. */
 export const crdDeletingReason = "CustomResourceDefinitionDeleting"
@@ -594,7 +634,8 @@ export const makeTenantReconciler = (config: TenantOperatorConfig): TenantReconc
   name: tenantControllerName,
   primary: TenantType,
   owned: tenantOwnedTypes(config),
-  references: [planReference, tenantCrdReference],
+  managedBy,
+  references: [planReference, tenantCrdReference, namespaceReference(config)],
   finalizer: namespaceFinalizer,
   holdDeletion: crdDeletionHold,
   decide: (observed) => decideTenant(observed, config),

@@ -1,13 +1,15 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Action, type KubeObject, keyOf, keyOfRef, plan, Quantity, Simulator } from "@kleff/core"
+import { Action, type KubeObject, keyOf, keyOfRef, keyOfType, plan, Quantity, Simulator } from "@kleff/core"
 import { Result } from "effect"
 import { type Tenant, tenantCrdName } from "../src/api/Tenant.ts"
 import { defaultConfig, makeConfig } from "../src/desired/Config.ts"
-import { LimitRangeType, ResourceQuotaType } from "../src/desired/ResourceTypes.ts"
+import { LimitRangeType, NamespaceType, ResourceQuotaType } from "../src/desired/ResourceTypes.ts"
 import {
   crdDeletingReason,
   makeTenantReconciler,
   namespaceFinalizer,
+  namespaceReference,
+  planReference,
   tenantConditionTypes,
   tenantControllerName,
   tenantCrdReference
@@ -515,11 +517,25 @@ describe("deleting the Tenant CRD", () => {
 
   it("requeues every Tenant when the CRD starts going, and none for any other change to it", () => {
     const crd = objectIn(converged(), crdRef) ?? assert.fail("no CRD")
-    const tenants = [tenant, { ...tenant, metadata: { ...tenant.metadata, name: "other" } }]
-    assert.deepStrictEqual([...tenantCrdReference.toPrimaries(crd, tenants)], [])
-    const deleting = { ...crd, metadata: { ...crd.metadata, deletionTimestamp: now } }
-    assert.deepStrictEqual([...tenantCrdReference.toPrimaries(deleting, tenants)], tenants.map(keyOf))
+    const other = { ...tenant, metadata: { ...tenant.metadata, name: "other" } }
+    for (const t of [tenant, other]) assert.deepStrictEqual([...tenantCrdReference.refersTo(t)], [keyOf(crd)])
+    assert.isFalse(tenantCrdReference.matters?.(crd))
+    assert.isTrue(
+      tenantCrdReference.matters?.({ ...crd, metadata: { ...crd.metadata, deletionTimestamp: now } })
+    )
     assert.strictEqual(tenantCrdReference.name, tenantCrdName)
+  })
+
+  it("indexes a Tenant under its Plan and under the namespace its name settles on, even one that does not decode", () => {
+    assert.deepStrictEqual([...planReference.refersTo(tenant)], [keyOf(basic)])
+    const broken = { ...tenant, spec: { plan: "basic", username: 7 } } as unknown as KubeObject
+    assert.deepStrictEqual([...planReference.refersTo(broken)], [keyOf(basic)])
+    assert.deepStrictEqual([...planReference.refersTo({ ...tenant, spec: {} } as KubeObject)], [])
+    assert.deepStrictEqual(
+      [...namespaceReference(defaultConfig).refersTo(tenant)],
+      [keyOfType(NamespaceType, "tenant-example-tenant")]
+    )
+    assert.deepStrictEqual([...namespaceReference(defaultConfig).refersTo(broken)], [])
   })
 })
 

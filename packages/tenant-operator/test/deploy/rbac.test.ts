@@ -120,7 +120,7 @@ describe("deploy/: the operator's RBAC", () => {
 
     it("lists and watches every kind the Tenant controller caches: its primary, owned and referenced kinds (by name where it watches one object)", () => {
       for (const type of Snapshot.kindsOf(defaultReconciler)) {
-        const { fieldSelector } = Snapshot.selectorsOf(defaultReconciler, type)
+        const { fieldSelector } = Snapshot.selectionOf(defaultReconciler, type)
         const name = fieldSelector?.replace(/^metadata\.name=/u, "")
         const resource = name === undefined ? resourceOf(type) : `${resourceOf(type)}:${name}`
         const verbs = verbsOn(operatorRoles, resource)

@@ -8,8 +8,10 @@ import { assert, it } from "@effect/vitest"
 import type { KubeObject } from "@kleff/core"
 import { describeCluster, kubeconfigPath } from "../../../k8s/test/cluster.ts"
 import {
+  conditionOf,
   eventually,
   hasCondition,
+  operatorMetrics,
   planQuota,
   quotaHard,
   sameEntries,
@@ -92,6 +94,61 @@ describeCluster("Plans edited and switched, end to end (operator process + kubec
         () => quotaOf(name),
         (quota) => sameEntries(quotaHard(quota), planQuota(samplePlanObject("basic"))),
         120_000
+      )
+    },
+    stepTimeout
+  )
+
+  it(
+    "a Plan whose LimitRange the API server refuses: the Tenant says so in the server's words, nothing is retried hot, and fixing the Plan heals it",
+    async () => {
+      const { kubectl } = suite()
+      const plan = uniqueName("e2e-refused")
+      suite().plans.add(plan)
+      const basic = samplePlanObject("basic", plan)
+      const spec = basic.spec as { readonly limitRange: { readonly default: object } }
+      // A default above the max: the Plan's schema allows it, the API server's LimitRange validation does not.
+      const refused: KubeObject = {
+        ...basic,
+        spec: { ...spec, limitRange: { ...spec.limitRange, default: { cpu: "500m", memory: "2Gi" } } }
+      }
+      await kubectl.apply({ yaml: toYaml([refused]) })
+      const name = uniqueName("e2e-refused")
+      suite().tenants.add(name)
+      await kubectl.apply({
+        yaml: toYaml([tenantObject(name, { plan, userId: `user-${name}`, username: "refused" })])
+      })
+
+      const reported = await eventually(
+        "the Tenant to report the refused LimitRange",
+        () => kubectl.get("tenant", name),
+        (tenant) => hasCondition(tenant, "TenantReady", "False", "WriteRefused")
+      )
+      const message = conditionOf(reported, "TenantReady")?.message ?? ""
+      assert.include(message, "LimitRange")
+      assert.include(message, "is invalid", "the API server's own message")
+      assert.include(message, "2Gi")
+
+      // Not a hot loop: over 20 s, no write attempt and no status write.
+      const operator = suite().runningOperator
+      const before = await operatorMetrics(operator)
+      const version = reported?.metadata.resourceVersion
+      await new Promise((resolve) => setTimeout(resolve, 20_000))
+      const after = await operatorMetrics(operator)
+      assert.isAtMost(after.writes - before.writes, 1, "writes in 20 s after a refusal")
+      assert.strictEqual(
+        (await kubectl.get("tenant", name))?.metadata.resourceVersion,
+        version,
+        "status rewritten"
+      )
+
+      // Fixing the Plan re-reconciles its Tenant at once (the reference index), not at the slow retry.
+      await kubectl.apply({ yaml: toYaml([basic]) })
+      await eventually(
+        "the Tenant to be ready on the fixed plan",
+        () => kubectl.get("tenant", name),
+        (tenant) => hasCondition(tenant, "TenantReady", "True"),
+        45_000
       )
     },
     stepTimeout

@@ -1,0 +1,235 @@
+/**
+ * The process's shared informer cache, after controller-runtime's cache: one watch and one
+ * `Store` per (kind, namespace, label selector, field selector), however many controllers read
+ * it. Controllers register what they read while they are built; the watches start together
+ * (`start`, idempotent: the Manager or the first controller to run calls it), and a controller
+ * reconciles only once every informer it reads has its first complete list.
+ *
+ * Who writes a cache: its watch, and the API server's answers to this process's own writes
+ * (`recordWrite`: the object the server returned, so the next snapshot holds it before the watch
+ * event arrives; ignored by informers whose selection it does not match, and by the resourceVersion
+ * guard when older than what is cached). Readers get `ReadonlyCache`: no method that changes it.
+ *
+ * Field managers: each cache keeps the `Apply` managed-fields entries of every controller reading
+ * it (how a plan knows which fields it owns); an informer registered after `start` by a controller
+ * with a new field manager relists, so its objects carry that manager's entries too.
+ *
+ * It must not decide what a change means (controllers map changes to their primaries) nor talk to
+ * the API server other than through its watches.
+ */
+import { groupOf, type KubeObject, type ResourceType } from "@kleff/core"
+import { Context, Effect, Fiber, Layer, Scope, Stream } from "effect"
+import { Client } from "./Client.ts"
+import type { Runnable } from "./Manager.ts"
+import { type Selection, typeKey } from "./Snapshot.ts"
+import { type Cache, type Change, make as makeStore, type Store } from "./Store.ts"
+import { watcher } from "./Watcher.ts"
+
+/** Which objects of a kind one informer holds (empty: every object in the cluster). */
+export type { Selection }
+
+/** The cache of an informer, as readers see it: queries only. */
+export type ReadonlyCache<T extends KubeObject = KubeObject> = Pick<
+  Cache<T>,
+  "ready" | "size" | "get" | "list" | "keys" | "ownedBy" | "byLabel" | "byIndex" | "addIndex"
+>
+
+export interface Informer<T extends KubeObject = KubeObject> {
+  readonly type: ResourceType<T>
+  readonly selection: Selection
+  /** `kind selection`, for logs and tests. */
+  readonly description: string
+  readonly cache: ReadonlyCache<T>
+  /** Completes once the first complete list is in. */
+  readonly ready: Effect.Effect<void>
+  /** Every change applied after subscribing, in order (subscribe before `start` not to miss the first list). */
+  readonly subscribe: Effect.Effect<Stream.Stream<Change<T>>, never, Scope.Scope>
+}
+
+export interface InformerOptions {
+  /** The field manager whose `Apply` entries cached objects must keep. */
+  readonly manager?: string | undefined
+}
+
+export interface InformersService {
+  /** The informer for `type` and `selection`, made on first request and shared after. */
+  readonly informer: <T extends KubeObject>(
+    type: ResourceType<T>,
+    selection: Selection,
+    options?: InformerOptions
+  ) => Effect.Effect<Informer<T>>
+  /** Starts every registered watch not started yet; informers registered later start at once. */
+  readonly start: Effect.Effect<void>
+  /** Completes once every informer registered so far has its first complete list. */
+  readonly ready: Effect.Effect<void>
+  readonly isReady: Effect.Effect<boolean>
+  /** The informers registered, one watch each once started. */
+  readonly informers: Effect.Effect<ReadonlyArray<Informer>>
+  /** Records the API server's answer to a write of this process in every informer it belongs to. */
+  readonly recordWrite: (object: KubeObject) => Effect.Effect<void>
+}
+
+export class Informers extends Context.Service<Informers, InformersService>()("@kleff/k8s/Informers") {
+  /** Informers whose watches live as long as the layer. */
+  static readonly layer: Layer.Layer<Informers, never, Client> = Layer.effect(
+    Informers,
+    Effect.gen(function* () {
+      return yield* make
+    })
+  )
+}
+
+/** The canonical form of a selection, for the registry key. */
+const selectionKey = (selection: Selection): string =>
+  [
+    selection.namespace ?? "",
+    sortedTerms(selection.labelSelector).join(","),
+    sortedTerms(selection.fieldSelector).join(",")
+  ].join("|")
+
+const sortedTerms = (selector: string | undefined): Array<string> =>
+  selector === undefined || selector === ""
+    ? []
+    : selector
+        .split(",")
+        .map((term) => term.trim())
+        .sort()
+
+export const describe = (type: ResourceType, selection: Selection): string => {
+  const parts = [
+    selection.namespace === undefined ? "all namespaces" : `namespace ${selection.namespace}`,
+    selection.labelSelector === undefined ? undefined : `labels ${selection.labelSelector}`,
+    selection.fieldSelector === undefined ? undefined : `fields ${selection.fieldSelector}`
+  ].filter((part) => part !== undefined)
+  const resource = type.group === "" ? type.plural : `${type.plural}.${type.group}`
+  return `${resource} (${type.namespaced ? parts.join(", ") : parts.slice(1).join(", ") || "all"})`
+}
+
+/**
+ * Whether `object` belongs to an informer with this selection. Terms this framework does not
+ * write (set-based label selectors, other fields) never match: an answer is then left to the watch.
+ */
+export const matches = (object: KubeObject, selection: Selection): boolean => {
+  const namespace = object.metadata.namespace ?? ""
+  if (selection.namespace !== undefined && selection.namespace !== namespace) return false
+  for (const term of sortedTerms(selection.labelSelector)) {
+    const [key, value, extra] = term.split("=")
+    if (extra !== undefined || key === undefined || value === undefined || key.endsWith("!")) return false
+    if (object.metadata.labels?.[key] !== value) return false
+  }
+  for (const term of sortedTerms(selection.fieldSelector)) {
+    const [field, value, extra] = term.split("=")
+    if (extra !== undefined || value === undefined) return false
+    if (field === "metadata.name" && object.metadata.name !== value) return false
+    if (field === "metadata.namespace" && namespace !== value) return false
+    if (field !== "metadata.name" && field !== "metadata.namespace") return false
+  }
+  return true
+}
+
+interface Entry {
+  readonly informer: Informer
+  readonly store: Store
+  readonly managers: Set<string>
+  /** The running watch, once started. */
+  fiber: Fiber.Fiber<void> | undefined
+}
+
+/** Informers whose watches run in the enclosing scope. */
+export const make: Effect.Effect<InformersService, never, Client | Scope.Scope> = Effect.gen(function* () {
+  const client = yield* Client
+  const scope = yield* Scope.Scope
+  const entries = new Map<string, Entry>()
+  let started = false
+
+  const run = (entry: Entry): Effect.Effect<void> =>
+    Effect.gen(function* () {
+      if (entry.fiber !== undefined) yield* Fiber.interrupt(entry.fiber)
+      const { type, selection } = entry.informer
+      entry.fiber = yield* watcher(type, selection).pipe(
+        Stream.runForEach(entry.store.apply),
+        Effect.provideService(Client, client),
+        Effect.annotateLogs({ informer: entry.informer.description }),
+        Effect.forkIn(scope)
+      )
+    })
+
+  const informer = <T extends KubeObject>(
+    type: ResourceType<T>,
+    selection: Selection,
+    options: InformerOptions = {}
+  ): Effect.Effect<Informer<T>> =>
+    Effect.gen(function* () {
+      const key = `${typeKey(type)}|${selectionKey(selection)}`
+      const existing = entries.get(key)
+      if (existing !== undefined) {
+        const manager = options.manager
+        if (manager !== undefined && !existing.managers.has(manager)) {
+          existing.managers.add(manager)
+          // Objects already ingested lack the new manager's entries: list them again.
+          if (existing.fiber !== undefined) yield* run(existing)
+        }
+        return existing.informer as unknown as Informer<T>
+      }
+      const managers = new Set(options.manager === undefined ? [] : [options.manager])
+      const store = yield* makeStore<T>({ managers, type }).pipe(Scope.provide(scope))
+      const informer: Informer<T> = {
+        type,
+        selection,
+        description: describe(type, selection),
+        cache: store.cache,
+        ready: store.ready,
+        subscribe: store.subscribe
+      }
+      const entry: Entry = {
+        informer: informer as unknown as Informer,
+        store: store as unknown as Store,
+        managers,
+        fiber: undefined
+      }
+      entries.set(key, entry)
+      if (started) yield* run(entry)
+      return informer
+    })
+
+  const service: InformersService = {
+    informer,
+    start: Effect.suspend(() => {
+      started = true
+      return Effect.forEach(
+        [...entries.values()].filter((entry) => entry.fiber === undefined),
+        run,
+        { discard: true }
+      )
+    }),
+    ready: Effect.suspend(() =>
+      Effect.forEach(entries.values(), (entry) => entry.store.ready, { discard: true })
+    ),
+    isReady: Effect.sync(() => [...entries.values()].every((entry) => entry.store.cache.ready)),
+    informers: Effect.sync(() => [...entries.values()].map((entry) => entry.informer)),
+    recordWrite: (object) =>
+      Effect.suspend(() => {
+        const group = groupOf(object.apiVersion)
+        const writes: Array<Effect.Effect<void>> = []
+        for (const entry of entries.values()) {
+          const { type, selection } = entry.informer
+          if (type.kind !== object.kind || type.group !== group || !matches(object, selection)) continue
+          // Each cache trims managed fields to its own managers on ingest: one copy of the metadata each.
+          const copy = writes.length === 0 ? object : { ...object, metadata: { ...object.metadata } }
+          writes.push(entry.store.apply({ _tag: "Applied", object: copy }))
+        }
+        return Effect.all(writes, { discard: true })
+      })
+  }
+  return service
+})
+
+/**
+ * The informers as a Manager runnable that runs whether or not this process leads, so a standby
+ * replica's caches are warm when it takes over: starts every watch, then waits for the stop.
+ */
+export const runnable = (informers: InformersService): Runnable => ({
+  name: "informers",
+  needLeaderElection: false,
+  run: (shutdown) => Effect.andThen(informers.start, shutdown.await)
+})
