@@ -382,26 +382,41 @@ const namespacedReport = (
     )
   }
 
+  const refused = outcome.refused
   const namespaceReady: ConditionInput =
-    namespaceState === "deleting"
-      ? namespaceTermination(observed.get(namespaceExpected.ref))
-      : namespaceState === "missing"
-        ? condition(
-            "NamespaceReady",
-            "False",
-            decision._tag === "Resolved" ? "NamespaceProvisioning" : decision.reason,
-            decision._tag === "Resolved"
-              ? `Creating namespace "${namespace}".`
-              : `Namespace "${namespace}" is not created until the tenant's plan can be applied.`
-          )
-        : namespaceState === "outdated"
+    refused !== undefined &&
+    refused.reason !== "AlreadyExists" &&
+    keyOfRef(refused.ref) === keyOfRef(namespaceExpected.ref)
+      ? condition(
+          "NamespaceReady",
+          "False",
+          writeRefusedReason,
+          `The API server refused namespace "${namespace}" (${refused.reason}): ${refused.message}`
+        )
+      : namespaceState === "deleting"
+        ? namespaceTermination(observed.get(namespaceExpected.ref))
+        : namespaceState === "missing"
           ? condition(
               "NamespaceReady",
               "False",
-              "NamespaceProvisioning",
-              `Updating the labels of namespace "${namespace}".`
+              decision._tag === "Resolved" ? "NamespaceProvisioning" : decision.reason,
+              decision._tag === "Resolved"
+                ? `Creating namespace "${namespace}".`
+                : `Namespace "${namespace}" is not created until the tenant's plan can be applied.`
             )
-          : condition("NamespaceReady", "True", "NamespaceProvisioned", `Namespace "${namespace}" is ready.`)
+          : namespaceState === "outdated"
+            ? condition(
+                "NamespaceReady",
+                "False",
+                "NamespaceProvisioning",
+                `Updating the labels of namespace "${namespace}".`
+              )
+            : condition(
+                "NamespaceReady",
+                "True",
+                "NamespaceProvisioned",
+                `Namespace "${namespace}" is ready.`
+              )
 
   // Children wait for a namespace to exist, not for its labels to be updated.
   const blockedByNamespace = namespaceState === "missing" || namespaceState === "deleting"

@@ -14,7 +14,15 @@ import {
   tenantControllerName,
   tenantCrdReference
 } from "../src/TenantReconciler.ts"
-import { foreignNamespace, planFor, samplePlan, sampleTenant, withSpec, withStatus } from "./fixtures.ts"
+import {
+  foreignNamespace,
+  planFor,
+  samplePlan,
+  sampleTenant,
+  snapshot,
+  withSpec,
+  withStatus
+} from "./fixtures.ts"
 import {
   clusterWith,
   conditionIn,
@@ -591,6 +599,46 @@ describe("status for what only the operator can judge", () => {
     assert.strictEqual(isolation.reason, "Conflict")
     assert.include(isolation.message, "does not belong to this Tenant")
     assert.strictEqual(conditionIn(run.cluster, "TenantReady").reason, "Conflict")
+  })
+
+  it("a write the API server refused is reported on its concern's condition, before children merely not created", () => {
+    const namespace = "tenant-example-tenant"
+    // Everything in place but the refused object's concern: the namespace exists, the rest is not created yet.
+    const cluster = converged()
+    const current = tenantIn(cluster) ?? assert.fail("no tenant")
+    const inPlace = snapshot(
+      current,
+      [...cluster.objects.values()].filter((object) => object.kind === "Namespace" || object.kind === "Plan")
+    )
+    const refusedPlan = (
+      ref: { kind: string; apiVersion: string; name: string; namespace?: string },
+      reason: string
+    ) =>
+      plan(reconciler, inPlace, now, {
+        refused: { ref, reason, message: "the server's words" }
+      })
+    const conditionOf = (result: ReturnType<typeof refusedPlan>, type: string) =>
+      result.report?.conditions.find((condition) => condition.type === type)
+
+    const limits = refusedPlan(
+      { apiVersion: "v1", kind: "LimitRange", name: "tenant-limits", namespace },
+      "Invalid"
+    )
+    assert.strictEqual(conditionOf(limits, "PlanApplied")?.reason, "WriteRefused")
+    assert.include(
+      conditionOf(limits, "PlanApplied")?.message,
+      "LimitRange tenant-example-tenant/tenant-limits (Invalid): the server's words"
+    )
+    assert.strictEqual(conditionOf(limits, "TenantReady")?.reason, "WriteRefused")
+
+    const ns = refusedPlan({ apiVersion: "v1", kind: "Namespace", name: namespace }, "Forbidden")
+    assert.strictEqual(conditionOf(ns, "NamespaceReady")?.reason, "WriteRefused")
+
+    const taken = refusedPlan(
+      { apiVersion: "rbac.authorization.k8s.io/v1", kind: "RoleBinding", name: "tenant-owner", namespace },
+      "AlreadyExists"
+    )
+    assert.strictEqual(conditionOf(taken, "AccessReady")?.reason, "Conflict")
   })
 
   it("a drifted child is repaired and reported as being updated until it is", () => {
