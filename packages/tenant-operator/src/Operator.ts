@@ -12,6 +12,8 @@ export interface OperatorOptions {
   readonly config: TenantOperatorConfig
   /** Tenants reconciled at once. */
   readonly concurrency: number
+  /** A refused write is tried again after at least this long. */
+  readonly refusedRetryMillis?: number | undefined
   readonly healthProbeBindAddress: string
   readonly metricsBindAddress: string
   /** Run the controller only while holding this Lease. */
@@ -37,7 +39,8 @@ export const runOperator = (options: OperatorOptions) =>
     const informers = yield* Informers.Informers
     const controller = yield* Controller.make({
       reconciler: makeTenantReconciler(options.config),
-      concurrency: options.concurrency
+      concurrency: options.concurrency,
+      refusedRetryMillis: options.refusedRetryMillis
     })
     const checks = yield* HealthServer.HealthChecks
     yield* checks.addReadyzCheck(

@@ -70,6 +70,18 @@ describeCluster("one Manager, two controllers, one shared cache", () => {
         const greeted = `greeted-${suffix}`
         const tenantName = `mgr-${suffix}`
 
+        // Whatever happens, nothing is left behind (the Tenant's finalizer is lifted if no controller runs).
+        yield* Effect.addFinalizer(() =>
+          Effect.gen(function* () {
+            yield* admin
+              .patch(TenantType, tenantName, { type: "merge", body: { metadata: { finalizers: null } } })
+              .pipe(Effect.ignore)
+            yield* admin.delete(TenantType, tenantName).pipe(Effect.ignore)
+            for (const name of [unrelated, greeted, `tenant-${tenantName}`])
+              yield* admin.delete(Kinds.Namespace, name).pipe(Effect.ignore)
+          })
+        )
+
         // Objects the operator does not manage: they must not enter its caches.
         yield* admin.create(Kinds.Namespace, namespaceObject(unrelated))
         for (let i = 0; i < 10; i++) {

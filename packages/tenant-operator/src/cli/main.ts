@@ -46,12 +46,19 @@ const run = Command.make(
     maxConcurrentReconciles: Flag.Int("max-concurrent-reconciles").pipe(
       Flag.withDescription("Tenants reconciled at once (never the same Tenant twice)."),
       Flag.withDefault(8)
+    ),
+    refusedRetrySeconds: Flag.Int("refused-retry-seconds").pipe(
+      Flag.withDescription(
+        "A Tenant whose write the API server refused (reported as WriteRefused) is tried again after at least this long, and longer with each refusal; a change to it or its Plan retries at once."
+      ),
+      Flag.withDefault(60)
     )
   },
   (flags) =>
     runOperator({
       config: configFrom(flags),
       concurrency: Math.max(1, flags.maxConcurrentReconciles),
+      refusedRetryMillis: Math.max(1, flags.refusedRetrySeconds) * 1000,
       healthProbeBindAddress: flags.healthProbeBindAddress,
       metricsBindAddress: flags.metricsBindAddress,
       leaderElection: flags.leaderElect

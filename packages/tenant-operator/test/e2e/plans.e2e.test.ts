@@ -25,7 +25,11 @@ import {
 const stepTimeout = 240_000
 
 describeCluster("Plans edited and switched, end to end (operator process + kubectl)", () => {
-  const suite = useSuite({ adminKubeconfig: () => kubeconfigPath ?? "" })
+  // A refused write is retried after 5 minutes here: within a test, only a change can heal it.
+  const suite = useSuite({
+    adminKubeconfig: () => kubeconfigPath ?? "",
+    operatorArgs: ["--refused-retry-seconds", "300"]
+  })
 
   const createTenants = async (names: ReadonlyArray<string>, plan: string) => {
     for (const name of names) suite().tenants.add(name)
@@ -148,7 +152,8 @@ describeCluster("Plans edited and switched, end to end (operator process + kubec
         "the Tenant to be ready on the fixed plan",
         () => kubectl.get("tenant", name),
         (tenant) => hasCondition(tenant, "TenantReady", "True"),
-        45_000
+        // Well before the slow retry (5 minutes after the refusal).
+        60_000
       )
     },
     stepTimeout
