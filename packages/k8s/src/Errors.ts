@@ -226,6 +226,14 @@ export const fromWatchStatus = (context: RequestContext, status: object): KubeEr
   return fromResponse(context, code, JSON.stringify(status))
 }
 
+/** An `ApiError` the client raises itself (`code` 0: no answer was involved, unless given). */
+export const apiError = (context: RequestContext, reason: string, message: string, code = 0): ApiError =>
+  new ApiError({ ...contextFields(context), code, reason, message })
+
+/** A 2xx answer whose body is not what the call expects (not JSON, not a watch event). */
+export const malformedResponse = (context: RequestContext, code: number, message: string): ApiError =>
+  apiError(context, "MalformedResponse", message, code)
+
 /** Socket error codes that mean "the server is not reachable right now". */
 const unavailableCodes: ReadonlySet<string> = new Set([
   "ECONNREFUSED",
@@ -240,14 +248,27 @@ const unavailableCodes: ReadonlySet<string> = new Set([
   "UND_ERR_SOCKET"
 ])
 
-/** Classifies an error raised by the socket or TLS layer (no HTTP answer). */
-export const fromTransport = (context: RequestContext, error: unknown, timedOut = false): KubeError => {
+/** node:tls codes for a certificate or handshake the client refused (OpenSSL's verify codes and node's own). */
+const isTlsCode = (code: string): boolean =>
+  /^(ERR_TLS_|ERR_SSL_|CERT_|UNABLE_TO_|SELF_SIGNED_|DEPTH_ZERO_|HOSTNAME_MISMATCH|EPROTO$)/.test(code)
+
+/**
+ * Classifies an error raised by the socket or TLS layer (no HTTP answer): the code `ETIMEDOUT`
+ * (which the client also gives its own deadlines) is a `Timeout`; a refused certificate is an
+ * `ApiError` whose message names `server`, since retrying will not help until the CA or the
+ * kubeconfig changes.
+ */
+export const fromTransport = (context: RequestContext, error: unknown, server?: string): KubeError => {
   const code = Predicate.hasProperty(error, "code") && Predicate.isString(error.code) ? error.code : "Unknown"
   const message = error instanceof Error ? error.message : String(error)
   const base = { ...contextFields(context), code: 0, reason: code, message }
-  if (timedOut || code === "ETIMEDOUT") return new Timeout({ ...base, reason: "Timeout" })
+  if (code === "ETIMEDOUT") return new Timeout({ ...base, reason: "Timeout" })
   if (unavailableCodes.has(code) || message === "socket hang up" || message === "aborted") {
     return new Unavailable(base)
+  }
+  if (isTlsCode(code)) {
+    const where = server === undefined ? "the server" : server
+    return new ApiError({ ...base, message: `TLS with ${where} failed: ${message}` })
   }
   return new ApiError(base)
 }

@@ -1,10 +1,12 @@
 // The REST client against the real API server: CRUD, server-side apply, typed errors, pagination,
 // status and finalizer patches with preconditions, events, raw requests, watches and metrics.
 
+import * as tls from "node:tls"
 import { assert, it } from "@effect/vitest"
 import type { KubeObject } from "@kleff/core"
-import { Effect, Fiber, Metric, type Scope, Stream } from "effect"
+import { Effect, Fiber, Layer, Metric, type Scope, Stream } from "effect"
 import { Client, ClientMetrics } from "../src/Client.ts"
+import { KubeConfig } from "../src/KubeConfig.ts"
 import {
   ConfigMaps,
   clusterLayer,
@@ -13,14 +15,31 @@ import {
   Events,
   ensureWidgetCrd,
   eventually,
+  Namespaces,
+  proxiedClientLayer,
+  tcpProxy,
   testNamespace,
   uniqueName,
   Widgets,
   widget
 } from "./cluster.ts"
 
-const run = <A, E>(effect: Effect.Effect<A, E, Client | Scope.Scope>) =>
+const run = <A, E>(effect: Effect.Effect<A, E, Client | KubeConfig | Scope.Scope>) =>
   effect.pipe(Effect.provide(clusterLayer({ fieldManager: "kleff-test" })))
+
+/** A client for the test cluster whose TLS settings are changed by `tlsOf`. */
+const clientWithTls = (tlsOf: (tls: KubeConfig["Service"]["tls"]) => KubeConfig["Service"]["tls"]) =>
+  Client.layer.pipe(
+    Layer.provide(
+      Layer.effect(
+        KubeConfig,
+        Effect.gen(function* () {
+          const direct = yield* KubeConfig
+          return { ...direct, tls: tlsOf(direct.tls) }
+        })
+      )
+    )
+  )
 
 describeCluster("Client (real API server)", () => {
   it.live(
@@ -413,6 +432,61 @@ describeCluster("Client (real API server)", () => {
           assert.strictEqual(Number(after) - Number(before), 2)
         })
       ),
+    60_000
+  )
+
+  it.live(
+    "resends a request once when its kept-alive socket turns out closed, writes included",
+    () =>
+      run(
+        Effect.gen(function* () {
+          const proxy = yield* tcpProxy((yield* KubeConfig).server)
+          const ns = yield* testNamespace("client-stale")
+          yield* Effect.gen(function* () {
+            const client = yield* Client
+            // One request leaves its socket in the pool (give it a moment to get there); the next
+            // one goes out on it and is reset.
+            yield* client.get(Namespaces, ns)
+            yield* Effect.sleep("100 millis")
+            proxy.resetOnNextSend()
+            assert.strictEqual((yield* client.get(Namespaces, ns)).metadata.name, ns)
+            assert.strictEqual(proxy.resetsOnSend(), 1)
+            // A create too: the reset came before a byte reached the server, so it happens once.
+            yield* Effect.sleep("100 millis")
+            proxy.resetOnNextSend()
+            yield* client.create(ConfigMaps, configMap(ns, "once"))
+            assert.strictEqual(proxy.resetsOnSend(), 2)
+            assert.strictEqual((yield* client.get(ConfigMaps, "once", ns)).metadata.name, "once")
+          }).pipe(Effect.provide(proxiedClientLayer(proxy)))
+        })
+      ),
+    60_000
+  )
+
+  it.live(
+    "a certificate the client refuses is an ApiError naming the server, not a retry",
+    () =>
+      Effect.gen(function* () {
+        const server = (yield* KubeConfig).server.host
+        // A CA that did not sign the server's certificate (a public root), then a server name it
+        // was not issued for.
+        const strangers = Buffer.from(tls.rootCertificates[0] ?? "")
+        for (const layer of [
+          clientWithTls((direct) => ({ ...direct, ca: strangers })),
+          clientWithTls((direct) => ({ ...direct, servername: "not-the-api-server.example" }))
+        ]) {
+          const refused = yield* Effect.flip(
+            Effect.gen(function* () {
+              return yield* (yield* Client).get(Namespaces, "default")
+            }).pipe(Effect.provide(layer))
+          )
+          assert.strictEqual(refused._tag, "ApiError")
+          assert.strictEqual(refused.code, 0)
+          assert.strictEqual(refused.verb, "get")
+          assert.include(refused.message, server)
+          assert.match(refused.reason, /CERT|SELF_SIGNED|UNABLE_TO|ALTNAME/)
+        }
+      }).pipe(Effect.provide(clusterLayer())),
     60_000
   )
 })

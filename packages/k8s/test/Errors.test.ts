@@ -91,12 +91,17 @@ describe("Errors.fromTransport", () => {
     assert.strictEqual(refused.code, 0)
     assert.strictEqual(refused.reason, "ECONNREFUSED")
     assert.strictEqual(Errors.fromTransport(context, new Error("socket hang up"))._tag, "Unavailable")
-    assert.strictEqual(Errors.fromTransport(context, new Error("x"), true)._tag, "Timeout")
+    const deadline = Errors.fromTransport(context, Object.assign(new Error("x"), { code: "ETIMEDOUT" }))
+    assert.strictEqual(deadline._tag, "Timeout")
     const tls = Errors.fromTransport(
       context,
-      Object.assign(new Error("self-signed certificate"), { code: "DEPTH_ZERO_SELF_SIGNED_CERT" })
+      Object.assign(new Error("self-signed certificate"), { code: "DEPTH_ZERO_SELF_SIGNED_CERT" }),
+      "https://kube.example:6443"
     )
     assert.strictEqual(tls._tag, "ApiError")
+    assert.strictEqual(tls.reason, "DEPTH_ZERO_SELF_SIGNED_CERT")
+    assert.include(tls.message, "https://kube.example:6443")
+    assert.include(tls.message, "self-signed certificate")
     assert.isTrue(Errors.isKubeError(tls))
     assert.isFalse(Errors.isKubeError(new Error("x")))
   })

@@ -100,4 +100,70 @@ describeCluster("KubeConfig.layerInCluster (real API server)", () => {
       }).pipe(Effect.provide(clusterLayer())),
     60_000
   )
+
+  it.live(
+    "authenticates with the token of an exec credential plugin",
+    () =>
+      Effect.gen(function* () {
+        const admin = yield* Client
+        const adminConnection = yield* KubeConfig
+        const ns = yield* testNamespace("exec-plugin")
+        yield* admin.create(ServiceAccounts, {
+          apiVersion: "v1",
+          kind: "ServiceAccount",
+          metadata: { name: "plugged", namespace: ns }
+        })
+        const dir = yield* Effect.acquireRelease(
+          Effect.sync(() => fs.mkdtempSync(path.join(os.tmpdir(), "kleff-exec-"))),
+          (dir) => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true }))
+        )
+        fs.writeFileSync(path.join(dir, "token"), yield* tokenFor(admin, ns, "plugged"))
+        // The plugin prints an ExecCredential carrying the token it reads.
+        fs.writeFileSync(
+          path.join(dir, "plugin.mjs"),
+          `import * as fs from "node:fs"
+const token = fs.readFileSync(process.argv[2], "utf8")
+const { apiVersion } = JSON.parse(process.env.KUBERNETES_EXEC_INFO)
+process.stdout.write(JSON.stringify({ apiVersion, kind: "ExecCredential", status: { token } }))
+`
+        )
+        const file = path.join(dir, "config")
+        fs.writeFileSync(
+          file,
+          JSON.stringify({
+            apiVersion: "v1",
+            kind: "Config",
+            clusters: [
+              {
+                name: "test",
+                cluster: {
+                  server: adminConnection.server.toString(),
+                  "certificate-authority-data": (adminConnection.tls.ca ?? Buffer.alloc(0)).toString("base64")
+                }
+              }
+            ],
+            users: [
+              {
+                name: "plugged",
+                user: {
+                  exec: {
+                    apiVersion: "client.authentication.k8s.io/v1",
+                    command: process.execPath,
+                    args: [path.join(dir, "plugin.mjs"), path.join(dir, "token")],
+                    interactiveMode: "Never"
+                  }
+                }
+              }
+            ],
+            contexts: [{ name: "test", context: { cluster: "test", user: "plugged", namespace: ns } }],
+            "current-context": "test"
+          })
+        )
+        const user = yield* whoAmI.pipe(
+          Effect.provide(Client.layer.pipe(Layer.provide(KubeConfig.layerFromFile(file))))
+        )
+        assert.strictEqual(user, `system:serviceaccount:${ns}:plugged`)
+      }).pipe(Effect.provide(clusterLayer())),
+    60_000
+  )
 })

@@ -1,26 +1,28 @@
 // Incremental parsing of watch bodies: lines and multi-byte characters cut anywhere by chunks.
 import { assert, describe, it } from "@effect/vitest"
-import { Schema } from "effect"
-import { decodeWatchEvent, JsonLinesDecoder } from "../src/Client.ts"
+import { Effect, Schema, Stream } from "effect"
 import { ApiError } from "../src/Errors.ts"
+import { events as decodeEvents, decodeWatchEvent, lines } from "../src/internal/watchDecoding.ts"
 
 const context = { verb: "watch", resource: "configmaps", name: "" }
 
 const encoder = new TextEncoder()
 
-/** Feeds `bytes` cut at `cuts` (positions, any order, out-of-range ignored) and collects every line. */
-const decodeInChunks = (bytes: Uint8Array, cuts: ReadonlyArray<number>): Array<string> => {
+/** `bytes` cut at `cuts` (positions, any order, out-of-range ignored), as a stream of chunks. */
+const chunked = (bytes: Uint8Array, cuts: ReadonlyArray<number>): Stream.Stream<Uint8Array> => {
   const positions = [...new Set(cuts.map((c) => Math.abs(c) % (bytes.length + 1)))].sort((a, b) => a - b)
-  const decoder = new JsonLinesDecoder()
-  const lines: Array<string> = []
+  const chunks: Array<Uint8Array> = []
   let start = 0
   for (const position of [...positions, bytes.length]) {
-    lines.push(...decoder.push(bytes.subarray(start, position)))
+    chunks.push(bytes.subarray(start, position))
     start = position
   }
-  lines.push(...decoder.end())
-  return lines
+  return Stream.fromIterable(chunks)
 }
+
+/** Every line of `bytes` cut at `cuts`. */
+const decodeInChunks = (bytes: Uint8Array, cuts: ReadonlyArray<number>): Array<string> =>
+  Effect.runSync(Stream.runCollect(lines(chunked(bytes, cuts))))
 
 const events = [
   {
@@ -52,7 +54,7 @@ const events = [
 const body = encoder.encode(`${events.map((e) => JSON.stringify(e)).join("\n")}\n`)
 const expected = events.map((e) => JSON.stringify(e))
 
-describe("JsonLinesDecoder", () => {
+describe("watch body lines", () => {
   it("splits a whole body into lines", () => {
     assert.deepStrictEqual(decodeInChunks(body, []), expected)
   })
@@ -67,11 +69,11 @@ describe("JsonLinesDecoder", () => {
     )
   })
 
-  it("keeps a last line without a trailing newline, drops blank lines", () => {
-    const decoder = new JsonLinesDecoder()
-    assert.deepStrictEqual(decoder.push(encoder.encode('\n{"a":1}\n\n{"b"')), ['{"a":1}'])
-    assert.deepStrictEqual(decoder.push(encoder.encode(":2}")), [])
-    assert.deepStrictEqual(decoder.end(), ['{"b":2}'])
+  it("keeps a last line without a trailing newline, drops blank lines, accepts CRLF", () => {
+    const text = encoder.encode('\n{"a":1}\r\n\n  \n{"b"')
+    const rest = encoder.encode(":2}")
+    const collected = Effect.runSync(Stream.runCollect(lines(Stream.make(text, rest))))
+    assert.deepStrictEqual(collected, ['{"a":1}', '{"b":2}'])
   })
 
   it.prop("any chunking yields the same lines", [Schema.Array(Schema.Int)], ([cuts]) => {
@@ -95,6 +97,35 @@ describe("decodeWatchEvent", () => {
       assert.strictEqual(error.error.code, 410)
       assert.strictEqual(error.error.message, "too old resource version: 1 (5)")
     }
+  })
+
+  it("turns a body into events, whatever its chunking, and fails at the first malformed line", () => {
+    const decoded = Effect.runSync(
+      Stream.runCollect(
+        decodeEvents(context)(
+          chunked(
+            body,
+            Array.from({ length: 64 }, (_, i) => i * 37)
+          )
+        )
+      )
+    )
+    assert.deepStrictEqual(
+      decoded.map((event) => event.type),
+      ["ADDED", "MODIFIED", "BOOKMARK", "ERROR"]
+    )
+    const bad = encoder.encode(`${expected[0]}\n{"type":"ADDED","obj\n${expected[1]}\n`)
+    const seen: Array<string> = []
+    const failure = Effect.runSync(
+      decodeEvents(context)(chunked(bad, [5, 50, 70])).pipe(
+        Stream.runForEach((event) => Effect.sync(() => seen.push(event.type))),
+        Effect.flip
+      )
+    )
+    assert.deepStrictEqual(seen, ["ADDED"])
+    assert.strictEqual(failure._tag, "ApiError")
+    assert.strictEqual(failure.reason, "MalformedResponse")
+    assert.strictEqual(failure.verb, "watch")
   })
 
   it("reports malformed lines as ApiError", () => {

@@ -5,6 +5,7 @@
 import { spawn } from "node:child_process"
 import * as crypto from "node:crypto"
 import * as net from "node:net"
+import { Transform } from "node:stream"
 import { fileURLToPath } from "node:url"
 import { describe, it } from "@effect/vitest"
 import { Kinds, type KubeObject, type ResourceType } from "@kleff/core"
@@ -198,6 +199,13 @@ export interface TcpProxy {
   readonly open: () => number
   /** Resets (RST) every open connection: in-flight requests and watches fail with ECONNRESET. */
   readonly resetAll: () => void
+  /**
+   * Resets every connection open now when the client next sends on it, before a byte reaches the
+   * server: what a client meets when it reuses a kept-alive socket the server had closed.
+   */
+  readonly resetOnNextSend: () => void
+  /** How many connections `resetOnNextSend` has reset so far. */
+  readonly resetsOnSend: () => number
 }
 
 export const tcpProxy = (target: URL): Effect.Effect<TcpProxy, never, Scope.Scope> =>
@@ -206,6 +214,8 @@ export const tcpProxy = (target: URL): Effect.Effect<TcpProxy, never, Scope.Scop
       () =>
         new Promise<{ proxy: TcpProxy; server: net.Server; sockets: Set<net.Socket> }>((resolve) => {
           const sockets = new Set<net.Socket>()
+          const doomed = new WeakSet<net.Socket>()
+          let resetsOnSend = 0
           const server = net.createServer((downstream) => {
             const upstream = net.connect(Number(target.port), target.hostname)
             for (const socket of [downstream, upstream]) {
@@ -216,7 +226,15 @@ export const tcpProxy = (target: URL): Effect.Effect<TcpProxy, never, Scope.Scop
                 upstream.destroy()
               })
             }
-            downstream.pipe(upstream)
+            const gate = new Transform({
+              transform(chunk, _encoding, done) {
+                if (!doomed.has(downstream)) return done(null, chunk)
+                resetsOnSend += 1
+                downstream.resetAndDestroy()
+                upstream.destroy()
+              }
+            })
+            downstream.pipe(gate).pipe(upstream)
             upstream.pipe(downstream)
           })
           server.listen(0, "127.0.0.1", () => {
@@ -230,7 +248,11 @@ export const tcpProxy = (target: URL): Effect.Effect<TcpProxy, never, Scope.Scop
                 open: () => sockets.size / 2,
                 resetAll: () => {
                   for (const socket of sockets) socket.resetAndDestroy()
-                }
+                },
+                resetOnNextSend: () => {
+                  for (const socket of sockets) doomed.add(socket)
+                },
+                resetsOnSend: () => resetsOnSend
               }
             })
           })
