@@ -5,7 +5,7 @@
  * process group and the same program started again with the same flags, as recorded by
  * tools/cluster in `cluster.json` (whose pid is updated, so `down` still stops it).
  */
-import { spawn, spawnSync } from "node:child_process"
+import { execFile, spawn, spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -99,4 +99,27 @@ export const restartApiServer = async (cluster: OwnCluster): Promise<void> => {
   state.processes["kube-apiserver"] = { ...record, pid: child.pid, startedAt: new Date().toISOString() }
   fs.writeFileSync(`${stateFile}.tmp`, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 })
   fs.renameSync(`${stateFile}.tmp`, stateFile)
+}
+
+/**
+ * Resolves once the cluster's kube-apiserver answers `/readyz` (after `restartApiServer`: the old
+ * process may take its whole 15 s grace to go, and the new one a few seconds more to serve).
+ */
+export const waitUntilServing = async (cluster: OwnCluster, millis = 90_000): Promise<void> => {
+  const kubectl = process.env.KLEFF_KUBECTL ?? "kubectl"
+  const deadline = Date.now() + millis
+  for (;;) {
+    const ready = await new Promise<boolean>((resolve) =>
+      execFile(
+        kubectl,
+        ["--kubeconfig", cluster.kubeconfig, "get", "--raw", "/readyz"],
+        { timeout: 10_000 },
+        (error) => resolve(error === null)
+      )
+    )
+    if (ready) return
+    if (Date.now() > deadline)
+      throw new Error(`kube-apiserver of ${cluster.dir} not ready after ${millis} ms`)
+    await sleep(250)
+  }
 }

@@ -211,7 +211,10 @@ describeCluster("Chaos: churn under repeated faults, two replicas (own control p
       await startReplica()
       await at(0.45)
       const restartedAt = Date.now()
-      await OwnCluster.restartApiServer(cluster ?? assert.fail("no cluster"))
+      const own = cluster ?? assert.fail("no cluster")
+      await OwnCluster.restartApiServer(own)
+      // The next fault waits for the server to serve again (its old process may take 15 s to go).
+      await OwnCluster.waitUntilServing(own)
       await at(0.7)
       failovers.push(await killLeader())
       await startReplica()
