@@ -85,6 +85,12 @@ export const refOf = (object: KubeObject): ObjectRef => ({
   namespace: object.metadata.namespace
 })
 
+/** `Kind name`, or `Kind namespace/name`: an object as messages and logs name it. */
+export const describeRef = (ref: ObjectRef): string =>
+  ref.namespace === undefined || ref.namespace === ""
+    ? `${ref.kind} ${ref.name}`
+    : `${ref.kind} ${ref.namespace}/${ref.name}`
+
 export const keyOfRef = (ref: ObjectRef): ObjectKey =>
   `${groupOf(ref.apiVersion)}/${ref.kind}/${ref.namespace ?? ""}/${ref.name}`
 

@@ -39,6 +39,7 @@ import { finalizerState, finalizerStep } from "./Finalizer.ts"
 import {
   apiVersionOf,
   controllerUidOf,
+  describeRef,
   isDeleting,
   isNamespace,
   isOfType,
@@ -134,12 +135,7 @@ const deletionOrder = (a: Keyed, b: Keyed): number => creationOrder(b, a)
 // ---------------------------------------------------------------------------------------------
 // Event messages
 
-const refName = (ref: ObjectRef): string =>
-  ref.namespace === undefined || ref.namespace === ""
-    ? `${ref.kind} ${ref.name}`
-    : `${ref.kind} ${ref.namespace}/${ref.name}`
-
-const nameOf = (object: KubeObject): string => refName(refOf(object))
+const nameOf = (object: KubeObject): string => describeRef(refOf(object))
 
 interface ChildWrites {
   readonly created: ReadonlyArray<KubeObject>
@@ -570,7 +566,7 @@ const refusalEvent = (regarding: ObjectRef, uid: string, refused: Refusal): Acti
     uid,
     type: "Warning",
     reason: refusedEventReason,
-    message: eventMessage(`${refName(refused.ref)}: ${refused.reason}: ${refused.message}`)
+    message: eventMessage(`${describeRef(refused.ref)}: ${refused.reason}: ${refused.message}`)
   })
 
 /** A desired object this primary cannot own: a reconciler bug, refused before anything is written. */

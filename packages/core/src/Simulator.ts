@@ -18,6 +18,7 @@ import { jsonEqual, renderPath } from "./Diff.ts"
 import type { ManagedFieldsEntry } from "./ManagedFields.ts"
 import {
   controllerUidOf,
+  describeRef,
   isNamespace,
   isOfType,
   type KubeObject,
@@ -98,9 +99,6 @@ const store = (cluster: Cluster, object: KubeObject): Cluster =>
 
 const fail = (reason: SimulationError["reason"], message: string): Result.Result<Cluster, SimulationError> =>
   Result.fail(new SimulationError({ reason, message }))
-
-const describe = (ref: ObjectRef): string =>
-  `${ref.kind} ${ref.namespace === undefined || ref.namespace === "" ? "" : `${ref.namespace}/`}${ref.name}`
 
 /** The Namespace spec finalizer the namespace controller holds until the namespace is empty. */
 const namespaceFinalizer = "kubernetes"
@@ -250,7 +248,7 @@ const applyObject = (
   if (first !== undefined) {
     return fail(
       "Invalid",
-      `${describe({ ...object.metadata, apiVersion: object.apiVersion, kind: object.kind })}: ${renderPath(first.path)}: Invalid value: ${JSON.stringify(first.value)}: quantities must match the regular expression`
+      `${describeRef({ ...object.metadata, apiVersion: object.apiVersion, kind: object.kind })}: ${renderPath(first.path)}: Invalid value: ${JSON.stringify(first.value)}: quantities must match the regular expression`
     )
   }
   const current = cluster.objects.get(keyOf(object))
@@ -258,7 +256,10 @@ const applyObject = (
   // A create-only apply (the runtime's resourceVersion precondition) never lands on an existing object.
   if (create) {
     const ref = { ...object.metadata, apiVersion: object.apiVersion, kind: object.kind }
-    return fail("Conflict", `Operation cannot be fulfilled on ${describe(ref)}: the object has been modified`)
+    return fail(
+      "Conflict",
+      `Operation cannot be fulfilled on ${describeRef(ref)}: the object has been modified`
+    )
   }
   return Result.succeed(
     storeUpdate(cluster, current, ServerSideApply.apply(current, asSent(object), manager, now))
@@ -305,7 +306,7 @@ const preconditioned = (
 ): Result.Result<KubeObject, SimulationError> => {
   const current = get(cluster, ref)
   if (current === undefined) {
-    return Result.fail(new SimulationError({ reason: "NotFound", message: `${describe(ref)} not found` }))
+    return Result.fail(new SimulationError({ reason: "NotFound", message: `${describeRef(ref)} not found` }))
   }
   if (current.metadata.uid !== uid) {
     return Result.fail(

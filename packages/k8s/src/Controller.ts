@@ -25,13 +25,16 @@
 import { randomUUID } from "node:crypto"
 import { hostname } from "node:os"
 import {
+  describeRef,
+  groupOf,
   type KubeObject,
   keyOf,
   keyOfType,
   type ObjectKey,
   Reconcile,
   type Reconciler,
-  type ResourceType
+  type ResourceType,
+  refOf
 } from "@kleff/core"
 import { Clock, Effect, type Scope, Stream } from "effect"
 import { Client } from "./Client.ts"
@@ -135,12 +138,14 @@ export const make = Effect.fnUntraced(function* <P extends KubeObject, D>(
       for (const candidate of [change.before, change.after]) {
         const owner = candidate?.metadata.ownerReferences?.find(
           (ref) =>
-            ref.controller === true && ref.kind === primaryType.kind && ref.apiVersion.startsWith(groupPrefix)
+            ref.controller === true &&
+            ref.kind === primaryType.kind &&
+            groupOf(ref.apiVersion) === primaryType.group
         )
-        if (owner !== undefined) {
+        if (candidate !== undefined && owner !== undefined) {
           enqueue(
-            keyOfType(primaryType, owner.name, candidate?.metadata.namespace),
-            `owned ${describe(candidate)} changed`
+            keyOfType(primaryType, owner.name, candidate.metadata.namespace),
+            `owned ${describeRef(refOf(candidate))} changed`
           )
         }
       }
@@ -148,13 +153,12 @@ export const make = Effect.fnUntraced(function* <P extends KubeObject, D>(
     references.forEach((reference, position) => {
       if (typeKey(reference.type) !== typeKey(type)) return
       if (reference.matters !== undefined && !reference.matters(object)) return
-      const reason = `${describe(object)} changed`
+      const reason = `${describeRef(refOf(object))} changed`
       for (const primary of primaries.cache.byIndex(referenceIndex(reconciler, position), keyOf(object))) {
         enqueue(keyOf(primary), reason)
       }
     })
   }
-  const groupPrefix = primaryType.group === "" ? "v" : `${primaryType.group}/`
   for (const informer of byType.values()) {
     const changes = yield* informer.subscribe
     yield* changes.pipe(
@@ -199,10 +203,8 @@ export const make = Effect.fnUntraced(function* <P extends KubeObject, D>(
     }
     const refused = reconciled.refused
     if (refused !== undefined) {
-      const { kind, namespace, name } = refused.ref
-      const target = `${kind} ${namespace === undefined ? "" : `${namespace}/`}${name}`
       return Outcome.terminal(
-        `write refused, reported on the status: ${target}: ${refused.reason}: ${refused.message}`
+        `write refused, reported on the status: ${describeRef(refused.ref)}: ${refused.reason}: ${refused.message}`
       )
     }
     const after = reconciled.requeueAfterMillis
@@ -242,10 +244,3 @@ export const make = Effect.fnUntraced(function* <P extends KubeObject, D>(
   }
   return controller
 })
-
-const describe = (object: KubeObject | undefined): string =>
-  object === undefined
-    ? "object"
-    : object.metadata.namespace === undefined || object.metadata.namespace === ""
-      ? `${object.kind} ${object.metadata.name}`
-      : `${object.kind} ${object.metadata.namespace}/${object.metadata.name}`

@@ -30,6 +30,7 @@
 import {
   type Action,
   controllerUidOf,
+  describeRef,
   groupOf,
   Kinds,
   type KubeObject,
@@ -131,9 +132,6 @@ const ignoreNotFound = <A>(effect: Effect.Effect<A, KubeError, Client>) =>
     Effect.asVoid,
     Effect.catchTag("NotFound", () => Effect.void)
   )
-
-const describeRef = (ref: ObjectRef): string =>
-  ref.namespace === undefined ? `${ref.kind} ${ref.name}` : `${ref.kind} ${ref.namespace}/${ref.name}`
 
 /** Cluster-scoped objects' events go to `default`, as kubectl looks for them there. */
 const eventNamespace = (ref: ObjectRef): string => ref.namespace ?? "default"

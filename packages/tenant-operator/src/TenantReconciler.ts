@@ -14,6 +14,7 @@ import {
   type DeletionHold,
   type Desired,
   decodeObject,
+  describeRef,
   type InvalidObject,
   isControlledBy,
   isDeleting,
@@ -225,9 +226,6 @@ const childState = (primary: KubeObject, snapshot: Snapshot, expected: Expected)
     : "ready"
 }
 
-const describe = (ref: ObjectRef): string =>
-  ref.namespace === undefined ? `${ref.kind} ${ref.name}` : `${ref.kind} ${ref.namespace}/${ref.name}`
-
 const stateMessages: Readonly<Record<Exclude<ChildState, "ready">, string>> = {
   missing: "is not created yet",
   deleting: "is being deleted",
@@ -254,7 +252,7 @@ const firstBlocker = (
   if (refused !== undefined && refusedChild !== undefined && refused.reason !== "AlreadyExists") {
     return {
       reason: writeRefusedReason,
-      message: `The API server refused ${describe(refusedChild.ref)} (${refused.reason}): ${refused.message}`
+      message: `The API server refused ${describeRef(refusedChild.ref)} (${refused.reason}): ${refused.message}`
     }
   }
   for (const child of expected) {
@@ -265,12 +263,12 @@ const firstBlocker = (
     ) {
       return {
         reason: "Conflict",
-        message: `${describe(child.ref)} already exists and does not belong to this Tenant; it is left alone.`
+        message: `${describeRef(child.ref)} already exists and does not belong to this Tenant; it is left alone.`
       }
     }
     const state = childState(primary, outcome.snapshot, child)
     if (state !== "ready")
-      return { reason: "Provisioning", message: `${describe(child.ref)} ${stateMessages[state]}.` }
+      return { reason: "Provisioning", message: `${describeRef(child.ref)} ${stateMessages[state]}.` }
   }
   return undefined
 }
@@ -330,7 +328,7 @@ const deletingReport = (primary: KubeObject, outcome: Outcome): Report => {
       ? "The tenant is being deleted."
       : `The tenant is being deleted; waiting for ${remaining} object${remaining === 1 ? "" : "s"} to go (${outcome.remaining
           .slice(0, 3)
-          .map((object) => describe(refOf(object)))
+          .map((object) => describeRef(refOf(object)))
           .join(", ")}${remaining > 3 ? ", …" : ""}).${state}`
   return { phase: "Terminating", namespace, conditions: everyCondition("Terminating", message) }
 }

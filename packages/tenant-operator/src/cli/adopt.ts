@@ -8,7 +8,7 @@
  * adoptable. Anything else is left alone and named; the command fails while any remains.
  * The running operator does the rest (labels, quota, policies), as for any Tenant.
  */
-import { isOfType, type KubeObject, keyOfType, refOf } from "@kleff/core"
+import { describeRef, isOfType, type KubeObject, keyOfType, refOf } from "@kleff/core"
 import { Client, DryRun } from "@kleff/k8s"
 import { Console, Effect } from "effect"
 import { Command } from "effect/cli"
@@ -24,10 +24,7 @@ import { reportFailure } from "./Logging.ts"
 /** The field manager of the ownership it gives. */
 const adoptFieldManager = "tenant-operator-adopt"
 
-const describe = (object: KubeObject): string => {
-  const ref = refOf(object)
-  return `${ref.kind} ${ref.namespace === undefined ? "" : `${ref.namespace}/`}${ref.name}`
-}
+const describe = (object: KubeObject): string => describeRef(refOf(object))
 
 /** Adopts what it may for `tenant`; returns what it adopted and what it left, with why. */
 export const adopt = Effect.fnUntraced(function* (tenant: string, config: TenantOperatorConfig) {
