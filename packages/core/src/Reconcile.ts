@@ -18,7 +18,7 @@
  */
 import { Effect } from "effect"
 import { type Action, isWrite } from "./Action.ts"
-import type { KubeObject } from "./Object.ts"
+import { type KubeObject, keyOf, keyOfRef } from "./Object.ts"
 import { type Plan, plan, refusedEventReason } from "./Plan.ts"
 import type { Reconciler, Refusal, Snapshot } from "./Reconciler.ts"
 
@@ -71,11 +71,14 @@ export const reconcile = <P extends KubeObject, D, E, R>(
         })
       )
 
-    /** After a refusal: the status that reports it, from a snapshot holding the writes that did land. */
-    const report = (refused: Refusal, statusRefused: boolean) =>
+    /**
+     * After a refusal: the status that reports it, from a snapshot holding the writes that did
+     * land; nothing when the refused write was to the primary itself (its finalizers or status).
+     */
+    const report = (refused: Refusal) =>
       Effect.gen(function* () {
         const after = yield* port.snapshot
-        if (after === undefined || statusRefused)
+        if (after === undefined || keyOfRef(refused.ref) === keyOf(snapshot.primary))
           return { plan: first, status: [], requeueAfterMillis, refused }
         const again = plan(reconciler, after, port.now, { decided, refused })
         const status = again.actions.filter(
@@ -89,15 +92,13 @@ export const reconcile = <P extends KubeObject, D, E, R>(
     if (!first.actions.some(isChildWrite)) {
       if (!first.actions.some(isWrite)) return { plan: first, status: [], requeueAfterMillis }
       const refused = yield* execute(first.actions, snapshot)
-      return refused === undefined
-        ? { plan: first, status: [], requeueAfterMillis }
-        : yield* report(refused, isStatusOf(refused, snapshot))
+      return refused === undefined ? { plan: first, status: [], requeueAfterMillis } : yield* report(refused)
     }
     const childRefused = yield* execute(
       first.actions.filter((action) => action._tag !== "PatchStatus"),
       snapshot
     )
-    if (childRefused !== undefined) return yield* report(childRefused, false)
+    if (childRefused !== undefined) return yield* report(childRefused)
     const after = yield* port.snapshot
     if (after === undefined) return { plan: first, status: [], requeueAfterMillis }
     const again = plan(reconciler, after, port.now, { decided })
@@ -108,9 +109,3 @@ export const reconcile = <P extends KubeObject, D, E, R>(
       ? { plan: first, status, requeueAfterMillis }
       : { plan: first, status: [], requeueAfterMillis, refused: statusRefused }
   })
-
-/** Whether a refused write was to the primary itself (its status or finalizers): nothing more to write then. */
-const isStatusOf = (refused: Refusal, snapshot: Snapshot): boolean =>
-  refused.ref.kind === snapshot.primary.kind &&
-  refused.ref.name === snapshot.primary.metadata.name &&
-  (refused.ref.namespace ?? "") === (snapshot.primary.metadata.namespace ?? "")

@@ -91,6 +91,30 @@ describe("Reconcile: a write the API server refuses for good", () => {
       })
   )
 
+  it.effect("a refused write to the primary itself (its finalizer) writes no status after it", () =>
+    Effect.gen(function* () {
+      const written: Array<Action> = []
+      const refusal: Refusal = { ref: refOf(team), reason: "Forbidden", message: "no finalizers for you" }
+      const reconciled = yield* Reconcile.reconcile(
+        { ...reconciler(account), finalizer: "test.kleff.io/hold" },
+        {
+          now,
+          snapshot: Effect.succeed(snapshotOf(team)),
+          execute: (actions) =>
+            Effect.gen(function* () {
+              for (const action of actions) {
+                if (action._tag === "AddFinalizer") return yield* new Refused({ refusal })
+                written.push(action)
+              }
+            }),
+          refusal: (error) => (error._tag === "Refused" ? error.refusal : undefined)
+        }
+      )
+      assert.deepStrictEqual(reconciled.refused, refusal)
+      assert.deepStrictEqual(written, [])
+    })
+  )
+
   it.effect("any other failure fails the reconcile, and a port without `refusal` refuses nothing", () =>
     Effect.gen(function* () {
       const failing = (error: Refused | Unavailable) => ({
