@@ -20,6 +20,7 @@
 import { groupOf, type KubeObject, type ResourceType } from "@kleff/core"
 import { Context, Effect, Fiber, Layer, Scope, Stream } from "effect"
 import { Client } from "./Client.ts"
+import { resourceName } from "./internal/paths.ts"
 import type { Runnable } from "./Manager.ts"
 import { type Selection, typeKey } from "./Snapshot.ts"
 import { type Cache, type Change, make as makeStore, type Store } from "./Store.ts"
@@ -60,9 +61,6 @@ export interface InformersService {
   ) => Effect.Effect<Informer<T>>
   /** Starts every registered watch not started yet; informers registered later start at once. */
   readonly start: Effect.Effect<void>
-  /** Completes once every informer registered so far has its first complete list. */
-  readonly ready: Effect.Effect<void>
-  readonly isReady: Effect.Effect<boolean>
   /** The informers registered, one watch each once started. */
   readonly informers: Effect.Effect<ReadonlyArray<Informer>>
   /** Records the API server's answer to a write of this process in every informer it belongs to. */
@@ -101,36 +99,47 @@ export const describe = (type: ResourceType, selection: Selection): string => {
     selection.labelSelector === undefined ? undefined : `labels ${selection.labelSelector}`,
     selection.fieldSelector === undefined ? undefined : `fields ${selection.fieldSelector}`
   ].filter((part) => part !== undefined)
-  const resource = type.group === "" ? type.plural : `${type.plural}.${type.group}`
-  return `${resource} (${type.namespaced ? parts.join(", ") : parts.slice(1).join(", ") || "all"})`
+  return `${resourceName(type)} (${type.namespaced ? parts.join(", ") : parts.slice(1).join(", ") || "all"})`
+}
+
+/** One `key=value` term of a selector; `undefined` for any other form. */
+const equality = (term: string): readonly [string, string] | undefined => {
+  const [key, value, extra] = term.split("=")
+  return extra !== undefined || key === undefined || value === undefined || key.endsWith("!")
+    ? undefined
+    : [key, value]
 }
 
 /**
- * Whether `object` belongs to an informer with this selection. Terms this framework does not
- * write (set-based label selectors, other fields) never match: an answer is then left to the watch.
+ * Whether an object belongs to an informer with this selection, the selectors parsed once.
+ * Terms this framework does not write (set-based label selectors, other fields) never match: an
+ * answer is then left to the watch.
  */
-export const matches = (object: KubeObject, selection: Selection): boolean => {
-  const namespace = object.metadata.namespace ?? ""
-  if (selection.namespace !== undefined && selection.namespace !== namespace) return false
-  for (const term of sortedTerms(selection.labelSelector)) {
-    const [key, value, extra] = term.split("=")
-    if (extra !== undefined || key === undefined || value === undefined || key.endsWith("!")) return false
-    if (object.metadata.labels?.[key] !== value) return false
+export const matcher = (selection: Selection): ((object: KubeObject) => boolean) => {
+  const labels = sortedTerms(selection.labelSelector).map(equality)
+  const fields = sortedTerms(selection.fieldSelector).map(equality)
+  if (labels.includes(undefined) || fields.includes(undefined)) return () => false
+  const wantedLabels = labels as ReadonlyArray<readonly [string, string]>
+  const wantedFields = fields as ReadonlyArray<readonly [string, string]>
+  if (wantedFields.some(([field]) => field !== "metadata.name" && field !== "metadata.namespace")) {
+    return () => false
   }
-  for (const term of sortedTerms(selection.fieldSelector)) {
-    const [field, value, extra] = term.split("=")
-    if (extra !== undefined || value === undefined) return false
-    if (field === "metadata.name" && object.metadata.name !== value) return false
-    if (field === "metadata.namespace" && namespace !== value) return false
-    if (field !== "metadata.name" && field !== "metadata.namespace") return false
+  return (object) => {
+    const namespace = object.metadata.namespace ?? ""
+    if (selection.namespace !== undefined && selection.namespace !== namespace) return false
+    for (const [key, value] of wantedLabels) if (object.metadata.labels?.[key] !== value) return false
+    for (const [field, value] of wantedFields) {
+      if ((field === "metadata.name" ? object.metadata.name : namespace) !== value) return false
+    }
+    return true
   }
-  return true
 }
 
 interface Entry {
   readonly informer: Informer
   readonly store: Store
   readonly managers: Set<string>
+  readonly matches: (object: KubeObject) => boolean
   /** The running watch, once started. */
   fiber: Fiber.Fiber<void> | undefined
 }
@@ -185,6 +194,7 @@ export const make: Effect.Effect<InformersService, never, Client | Scope.Scope> 
         informer: informer as unknown as Informer,
         store: store as unknown as Store,
         managers,
+        matches: matcher(selection),
         fiber: undefined
       }
       entries.set(key, entry)
@@ -202,18 +212,14 @@ export const make: Effect.Effect<InformersService, never, Client | Scope.Scope> 
         { discard: true }
       )
     }),
-    ready: Effect.suspend(() =>
-      Effect.forEach(entries.values(), (entry) => entry.store.ready, { discard: true })
-    ),
-    isReady: Effect.sync(() => [...entries.values()].every((entry) => entry.store.cache.ready)),
     informers: Effect.sync(() => [...entries.values()].map((entry) => entry.informer)),
     recordWrite: (object) =>
       Effect.suspend(() => {
         const group = groupOf(object.apiVersion)
         const writes: Array<Effect.Effect<void>> = []
         for (const entry of entries.values()) {
-          const { type, selection } = entry.informer
-          if (type.kind !== object.kind || type.group !== group || !matches(object, selection)) continue
+          const { type } = entry.informer
+          if (type.kind !== object.kind || type.group !== group || !entry.matches(object)) continue
           // Each cache trims managed fields to its own managers on ingest: one copy of the metadata each.
           const copy = writes.length === 0 ? object : { ...object, metadata: { ...object.metadata } }
           writes.push(entry.store.apply({ _tag: "Applied", object: copy }))

@@ -22,6 +22,7 @@ import type { KubeObject, ResourceType } from "@kleff/core"
 import { Clock, Effect, Queue, Schedule, Stream } from "effect"
 import { Client, type ListPage, type WatchEvent } from "./Client.ts"
 import type * as Errors from "./Errors.ts"
+import { resourceName } from "./internal/paths.ts"
 
 /** What a watcher tells its consumer. */
 export type WatcherEvent<T extends KubeObject = KubeObject> =
@@ -193,7 +194,7 @@ export const watcher = <T extends KubeObject>(
           labelSelector: options.labelSelector,
           fieldSelector: options.fieldSelector
         }
-        const resource = type.group === "" ? type.plural : `${type.plural}.${type.group}`
+        const resource = resourceName(type)
 
         // True from a relist until a watch delivers an event: a 410 in between means the server
         // keeps expiring what it just listed, and relisting at once would spin.

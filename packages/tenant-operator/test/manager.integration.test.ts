@@ -33,7 +33,7 @@ const countingClient = Layer.effect(
   Effect.map(Client.Client, (client) => ({
     ...client,
     watch: ((type, options) => {
-      const resource = type.group === "" ? type.plural : `${type.plural}.${type.group}`
+      const resource = Client.resourceName(type)
       watches.set(resource, (watches.get(resource) ?? 0) + 1)
       return client.watch(type, options)
     }) as typeof client.watch
@@ -160,10 +160,7 @@ describeCluster("one Manager, two controllers, one shared cache", () => {
         )
         assert.strictEqual(watches.get("namespaces"), 1, "one Namespace watch for two controllers")
         for (const informer of registered) {
-          const resource =
-            informer.type.group === ""
-              ? informer.type.plural
-              : `${informer.type.plural}.${informer.type.group}`
+          const resource = Client.resourceName(informer.type)
           assert.isAtLeast(watches.get(resource) ?? 0, 1, informer.description)
         }
         assert.strictEqual(
