@@ -306,7 +306,8 @@ describe.skipIf(kubeconfig === undefined)(
       assert.strictEqual(can("create", "rolebindings.rbac.authorization.k8s.io"), "no")
       assert.strictEqual(can("create", "daemonsets.apps"), "no")
       assert.strictEqual(can("get", "secrets", "default"), "no")
-    })
+      // Twelve kubectl processes: half a second each on a slow or contended machine.
+    }, 30_000)
 
     it("refuses deleting a Tenant with spec.deletionProtection, saying how to lift it; deletes it once lifted", async () => {
       const name = `${tenantName}-p`
