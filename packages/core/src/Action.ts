@@ -26,8 +26,14 @@ export type Action = Data.TaggedEnum<{
   AddFinalizer: { readonly ref: ObjectRef; readonly uid: string; readonly finalizer: string }
   /** Remove `finalizer` from the primary. */
   RemoveFinalizer: { readonly ref: ObjectRef; readonly uid: string; readonly finalizer: string }
-  /** Replace the primary's `.status` with `status` (planned only when it differs from the observed one). */
-  PatchStatus: {
+  /**
+   * Server-side apply `status` to the primary's status subresource under the controller's field
+   * manager: the fields and conditions it reports, and nothing another controller reports (see
+   * `Status`). `uid` names the primary the plan saw; a status apply cannot be conditional on it
+   * (the API server ignores metadata in a status write), so a Tenant re-created under the same
+   * name in between gets this status until its own reconcile, which follows its creation.
+   */
+  ApplyStatus: {
     readonly ref: ObjectRef
     readonly uid: string
     readonly status: Readonly<Record<string, unknown>>

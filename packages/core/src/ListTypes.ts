@@ -65,7 +65,14 @@ const builtIn: ReadonlyMap<string, ListTypeNode> = new Map([
   ["batch/Job", workload]
 ])
 
-const anyKind: ListTypeNode = { fields: { metadata } }
+/**
+ * The API conventions' `status.conditions`, one per `type` (a CRD declares it with
+ * `x-kubernetes-list-type: map`): each controller owns the conditions it reports. Without it the
+ * list is atomic and every status apply replaces the others' conditions.
+ */
+const status: ListTypeNode = { fields: { conditions: keyed(["type"]) } }
+
+const anyKind: ListTypeNode = { fields: { metadata, status } }
 
 /** The list-type tree of an object's kind (the metadata lists only, for a kind not in the table). */
 export const listTypesOf = (object: KubeObject): ListTypeNode =>

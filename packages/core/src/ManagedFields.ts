@@ -53,10 +53,17 @@ const unrecordedMetadata: ReadonlySet<string> = new Set([
 /** Top-level fields never recorded: the type fields, and `status` (written through its own subresource). */
 const unrecordedTop: ReadonlySet<string> = new Set(["apiVersion", "kind", "status"])
 
-/** The fields `manager` owns on `object` through server-side apply (its `Apply` entry on the main resource), if it has one. */
-export const appliedFieldsOf = (object: KubeObject, manager: string): FieldsV1 | undefined => {
+/**
+ * The fields `manager` owns on `object` through server-side apply (its `Apply` entry on the main
+ * resource, or on `subresource` such as `status`), if it has one.
+ */
+export const appliedFieldsOf = (
+  object: KubeObject,
+  manager: string,
+  subresource = ""
+): FieldsV1 | undefined => {
   for (const entry of object.metadata.managedFields ?? []) {
-    if (entry.manager === manager && entry.operation === "Apply" && (entry.subresource ?? "") === "")
+    if (entry.manager === manager && entry.operation === "Apply" && (entry.subresource ?? "") === subresource)
       return entry.fieldsV1 ?? {}
   }
   return undefined
@@ -247,6 +254,22 @@ export const firstUnwanted = (owned: FieldsV1, desired: KubeObject): Unwanted | 
   return unwanted(owned, desired, segments, "top") ? { path: renderFieldPath(segments), segments } : undefined
 }
 
+/**
+ * The first field of `status` that a manager's status entry (`owned`, its `Apply` entry on the
+ * status subresource) holds and `status` no longer sets: applying `status` removes it.
+ */
+export const firstUnwantedStatus = (
+  owned: FieldsV1,
+  status: Readonly<Record<string, unknown>>
+): Unwanted | undefined => {
+  const below = owned["f:status"]
+  if (below === undefined) return undefined
+  const segments: Array<string> = ["f:status"]
+  return unwanted(below, status, segments, "below")
+    ? { path: renderFieldPath(segments), segments }
+    : undefined
+}
+
 /** The value at field-set `segments` below `value` (a field, a keyed element, a set member); `.` is skipped. */
 export const valueAt = (value: unknown, segments: ReadonlyArray<string>): unknown => {
   let current = value
@@ -327,6 +350,12 @@ export const fieldsOf = (object: KubeObject): FieldsV1 => {
   }
   return out
 }
+
+/** The field set an apply of `object`'s status to its status subresource records (lists by their merge strategy). */
+export const statusFieldsOf = (object: KubeObject): FieldsV1 =>
+  absent(object.status)
+    ? {}
+    : { "f:status": fieldsOfValue(object.status, listTypeOf(listTypesOf(object), "status")) }
 
 /** Every leaf path of a field set (nodes with no member other than `.`), as segment lists. */
 export const leavesOf = (fields: FieldsV1): ReadonlyArray<ReadonlyArray<string>> => {

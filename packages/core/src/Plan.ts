@@ -21,7 +21,7 @@
  *   `Requeue` while any remains; `RemoveFinalizer` last, only once none remains. While the
  *   reconciler's `holdDeletion` holds, no `Delete` at all: the finalizer stays while any owned
  *   child remains, and the hold is reported.
- * - Then `PatchStatus` when the status changed (never for a reconciler without `status`, nor for
+ * - Then `ApplyStatus` when the status this controller reports changed (`Status`) (never for a reconciler without `status`, nor for
  *   a primary about to lose its last finalizer), one `Event` summarising child writes (and a
  *   Warning the first time a conflict or a hold is recorded), and `Requeue` while waiting on a
  *   conflict, on children to go or on a hold (`waitAfter`: the longer it has taken, the longer
@@ -31,9 +31,8 @@
  */
 import { Result } from "effect"
 import { Action } from "./Action.ts"
-import { conditionsOf, mergeConditions } from "./Conditions.ts"
 import { decodeObject, type InvalidObject } from "./Decode.ts"
-import { jsonEqual, needsApply } from "./Diff.ts"
+import { needsApply } from "./Diff.ts"
 import { withDesiredDigest } from "./Digest.ts"
 import { finalizerState, finalizerStep } from "./Finalizer.ts"
 import {
@@ -62,6 +61,7 @@ import type {
   Snapshot,
   StatusReport
 } from "./Reconciler.ts"
+import { statusToApply } from "./Status.ts"
 
 export interface Plan<D = unknown> {
   /** In execution order; stop at the first failure. Empty when the primary has converged. */
@@ -200,8 +200,6 @@ const conflictMessage = (primary: KubeObject, conflicts: ReadonlyArray<Conflict>
 // ---------------------------------------------------------------------------------------------
 // Status
 
-const statusOf = (object: KubeObject): unknown => object.status
-
 /** What a primary that does not decode reports when its reconciler does not say. */
 const defaultInvalidReport = (problem: InvalidObject): StatusReport => ({
   fields: {},
@@ -215,27 +213,28 @@ const defaultInvalidReport = (problem: InvalidObject): StatusReport => ({
   ]
 })
 
-/** The status to write, or `undefined` when the observed one already says the same. */
-const nextStatus = (
-  report: StatusReport | undefined,
-  primary: KubeObject,
-  now: string
-): Readonly<Record<string, unknown>> | undefined => {
-  if (report === undefined) return undefined
-  const previous = statusOf(primary)
-  const generation = primary.metadata.generation
-  const conditions = mergeConditions(conditionsOf(previous), report.conditions, { now, generation })
-  const status: Record<string, unknown> = { ...report.fields, conditions }
-  if (generation !== undefined) status.observedGeneration = generation
-  return jsonEqual(status, previous) ? undefined : status
-}
-
 // ---------------------------------------------------------------------------------------------
 // The plan
 
 /** The owned objects the primary really controls: a loose cache index must never widen what may be deleted. */
-const controlled = (owned: ReadonlyArray<KubeObject>, uid: string): ReadonlyArray<KubeObject> =>
-  uid === "" ? [] : owned.filter((object) => controllerUidOf(object) === uid)
+/**
+ * The children of this controller: controlled by the primary (`uid`) and not labelled as another
+ * controller's (`managedBy`: an object without the label, say from an older version, is still
+ * ours). Another controller of the same primary keeps its children under its own label, and
+ * neither deletes nor waits for the other's, whatever its caches hold.
+ */
+const controlled = (
+  owned: ReadonlyArray<KubeObject>,
+  uid: string,
+  managedBy: string
+): ReadonlyArray<KubeObject> =>
+  uid === ""
+    ? []
+    : owned.filter((object) => {
+        if (controllerUidOf(object) !== uid) return false
+        const label = object.metadata.labels?.[managedByLabel]
+        return label === undefined || label === managedBy
+      })
 
 /** Namespaced objects whose namespace is in `namespaces` go with it, so need no delete of their own. */
 const insideAny = (object: KubeObject, namespaces: ReadonlySet<string>): boolean =>
@@ -285,7 +284,7 @@ export const plan = <P extends KubeObject, D>(
 ): Plan<D> => {
   const primary = snapshot.primary
   const uid = primary.metadata.uid ?? ""
-  const owned = controlled(snapshot.owned, uid)
+  const owned = controlled(snapshot.owned, uid, reconciler.managedBy ?? reconciler.name)
   const decoded = decodeObject(reconciler.primary, primary)
   const refused = replan.refused
   if (isDeleting(primary)) {
@@ -433,8 +432,8 @@ const planLive = <P extends KubeObject, D>(
     refused
   }
   const reported = report(outcome)
-  const status = nextStatus(reported, primary, now)
-  if (status !== undefined) actions.push(Action.PatchStatus({ ref: primaryRef, uid, status }))
+  const status = statusToApply(reported, primary, now, reconciler.name)
+  if (status !== undefined) actions.push(Action.ApplyStatus({ ref: primaryRef, uid, status }))
   const writes: ChildWrites = { created, updated, deleted }
   if (created.length + updated.length + deleted.length > 0) {
     actions.push(
@@ -516,8 +515,9 @@ const planDeletion = <P extends KubeObject, D>(
   // A primary about to lose its last finalizer is gone the moment it does: no status for it.
   const lastFinalizer = (primary.metadata.finalizers ?? []).every((name) => name === finalizer)
   const reported = report(outcome)
-  const status = step.removeFinalizer && lastFinalizer ? undefined : nextStatus(reported, primary, now)
-  if (status !== undefined) actions.push(Action.PatchStatus({ ref: primaryRef, uid, status }))
+  const status =
+    step.removeFinalizer && lastFinalizer ? undefined : statusToApply(reported, primary, now, reconciler.name)
+  if (status !== undefined) actions.push(Action.ApplyStatus({ ref: primaryRef, uid, status }))
   if (deleted.length > 0) {
     const writes: ChildWrites = { created: [], updated: [], deleted }
     actions.push(

@@ -83,7 +83,7 @@ export const reconcile = <P extends KubeObject, D, E, R>(
         const again = plan(reconciler, after, port.now, { decided, refused })
         const status = again.actions.filter(
           (action) =>
-            action._tag === "PatchStatus" || (action._tag === "Event" && action.reason === refusedEventReason)
+            action._tag === "ApplyStatus" || (action._tag === "Event" && action.reason === refusedEventReason)
         )
         const failed = yield* execute(status, after)
         return { plan: first, status, requeueAfterMillis, refused: failed ?? refused }
@@ -95,14 +95,14 @@ export const reconcile = <P extends KubeObject, D, E, R>(
       return refused === undefined ? { plan: first, status: [], requeueAfterMillis } : yield* report(refused)
     }
     const childRefused = yield* execute(
-      first.actions.filter((action) => action._tag !== "PatchStatus"),
+      first.actions.filter((action) => action._tag !== "ApplyStatus"),
       snapshot
     )
     if (childRefused !== undefined) return yield* report(childRefused)
     const after = yield* port.snapshot
     if (after === undefined) return { plan: first, status: [], requeueAfterMillis }
     const again = plan(reconciler, after, port.now, { decided })
-    const status = again.actions.filter((action) => action._tag === "PatchStatus")
+    const status = again.actions.filter((action) => action._tag === "ApplyStatus")
     if (status.length === 0) return { plan: first, status, requeueAfterMillis }
     const statusRefused = yield* execute(status, after)
     return statusRefused === undefined

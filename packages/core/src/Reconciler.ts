@@ -152,7 +152,10 @@ export interface Reconciler<P extends KubeObject = KubeObject, D = unknown> {
   /**
    * The `app.kubernetes.io/managed-by` value every desired child carries (`ownedBy` stamps it):
    * the runtime watches owned kinds through it, so it caches its own children and nothing else
-   * of their kinds. Default: `name`. Controllers sharing a value share those caches.
+   * of their kinds. An object the primary controls that carries another value is another
+   * controller's child, never this one's to delete or wait for: two controllers of one primary
+   * with their own values never remove each other's. Default: `name`. Controllers sharing a
+   * value share those caches and children.
    */
   readonly managedBy?: string | undefined
   /** Kinds it reads through `observed.get` whose changes must requeue primaries (none if undefined). */

@@ -20,6 +20,7 @@ import {
   type ManagedFieldsEntry,
   parseSegment,
   sameJson,
+  statusFieldsOf,
   valueAt
 } from "./ManagedFields.ts"
 import type { KubeObject } from "./Object.ts"
@@ -169,18 +170,22 @@ const withEntries = (object: KubeObject, entries: ReadonlyArray<ManagedFieldsEnt
 const stripEntries = (object: KubeObject): KubeObject => withEntries(object, [])
 
 /**
- * `applied` applied by `manager` with force onto `current` (undefined: a create). Returns the
- * stored object with its managed fields.
+ * `applied` applied by `manager` with force onto `current` (undefined: a create), or with
+ * `subresource` "status" its `.status` only, recorded in a separate entry of the same manager as
+ * the API server does. Returns the stored object with its managed fields.
  */
 export const apply = (
   current: KubeObject | undefined,
   applied: KubeObject,
   manager: string,
-  now: string
+  now: string,
+  subresource?: "status"
 ): KubeObject => {
-  const fields = fieldsOf(applied)
+  const fields = subresource === "status" ? statusFieldsOf(applied) : fieldsOf(applied)
   const entries = current?.metadata.managedFields ?? []
-  const mine = entries.find((entry) => entry.manager === manager && entry.operation === "Apply")
+  const mine = entries.find(
+    (entry) => entry.manager === manager && entry.operation === "Apply" && entry.subresource === subresource
+  )
   const others = entries.filter((entry) => entry !== mine)
   const base: KubeObject =
     current === undefined ? { ...applied, metadata: { ...applied.metadata } } : stripEntries(current)
@@ -202,7 +207,8 @@ export const apply = (
     apiVersion: applied.apiVersion,
     time: now,
     fieldsType: "FieldsV1",
-    fieldsV1: fields
+    fieldsV1: fields,
+    ...(subresource === undefined ? {} : { subresource })
   }
   // Entries keep their places; a new manager's goes last.
   const next = entries.flatMap((other): ReadonlyArray<ManagedFieldsEntry> => {

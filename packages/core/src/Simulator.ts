@@ -367,10 +367,23 @@ export const applyAction = (
           withMetadata(current, rest.length > 0 ? { ...metadata, finalizers: rest } : metadata)
         )
       }),
-    PatchStatus: ({ ref, uid, status }) =>
-      Result.map(preconditioned(cluster, ref, uid), (current) =>
-        jsonEqual(current.status, status) ? cluster : store(cluster, { ...current, status })
-      ),
+    // The API server ignores metadata in a status apply: no UID precondition, only the name.
+    ApplyStatus: ({ ref, status }) => {
+      const current = get(cluster, ref)
+      if (current === undefined) {
+        return Result.fail(
+          new SimulationError({ reason: "NotFound", message: `${describeRef(ref)} not found` })
+        )
+      }
+      const applied: KubeObject = {
+        apiVersion: current.apiVersion,
+        kind: current.kind,
+        metadata: { name: current.metadata.name, namespace: current.metadata.namespace },
+        status
+      }
+      const next = ServerSideApply.apply(current, applied, manager, now, "status")
+      return Result.succeed(sameButTimes(next, current) ? cluster : store(cluster, next))
+    },
     Event: ({ regarding, uid, type, reason, message }) =>
       Result.succeed({
         ...cluster,

@@ -13,6 +13,7 @@ import {
   Action,
   Canonical,
   changeOf,
+  conditionsOf,
   controllerReference,
   controllerUidOf,
   isOfType,
@@ -714,7 +715,7 @@ describe("plan properties over arbitrary cluster states", () => {
             }
             case "AddFinalizer":
             case "RemoveFinalizer":
-            case "PatchStatus":
+            case "ApplyStatus":
               assert.strictEqual(keyOfRef(action.ref), keyOf(primary))
               assert.strictEqual(action.uid, primaryUid)
               break
@@ -930,7 +931,12 @@ describe("plan properties over arbitrary cluster states", () => {
             })
           }
           return { objects, retain: reconciler.owned }
-        }
+        },
+        // A condition of its own on the shared primary: the status of each is its own to write.
+        status: () => ({
+          fields: {},
+          conditions: [{ type: "Decorated", status: "True", reason: "Decorated", message: "decorated" }]
+        })
       }
       const snapshotOf = (r: Reconciler<Tenant, Tenant>) => (cluster: Simulator.Cluster) =>
         observeLoosely(cluster, world.primary, world.permutation, r)
@@ -955,6 +961,9 @@ describe("plan properties over arbitrary cluster states", () => {
       // Each one's fields are in place, side by side.
       const primary = Simulator.get(cluster, refOf(world.primary))
       if (primary === undefined || primary.metadata.deletionTimestamp !== undefined) return
+      // … and each one's conditions, on the primary they share.
+      const types = conditionsOf(primary.status).map((condition) => condition.type)
+      assert.includeMembers(types, ["Ready", "Decorated"])
       const namespace = Simulator.get(cluster, {
         apiVersion: "v1",
         kind: "Namespace",

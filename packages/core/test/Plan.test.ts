@@ -39,8 +39,8 @@ const show = (action: Action): string => {
     case "AddFinalizer":
     case "RemoveFinalizer":
       return `${action._tag} ${action.finalizer}`
-    case "PatchStatus":
-      return "PatchStatus"
+    case "ApplyStatus":
+      return "ApplyStatus"
     case "Event":
       return `Event ${action.type} ${action.reason}`
     case "Requeue":
@@ -87,7 +87,7 @@ describe("plan: creating a tenant", () => {
       "Apply+ /ConfigMap/t-acme/b",
       "Apply+ /LimitRange/t-acme/limits",
       "Apply+ /ResourceQuota/t-acme/quota",
-      "PatchStatus",
+      "ApplyStatus",
       "Event Normal Created"
     ])
     const event = p.actions.find((action) => action._tag === "Event")
@@ -99,8 +99,8 @@ describe("plan: creating a tenant", () => {
 
   it("reports status as if the writes succeed, with conditions stamped now and the generation", () => {
     const p = planFor(withPrimary({ ...acme, metadata: { ...acme.metadata, generation: 3 } }), acme)
-    const patch = p.actions.find((action) => action._tag === "PatchStatus")
-    assert.deepStrictEqual(patch?._tag === "PatchStatus" ? patch.status : undefined, {
+    const patch = p.actions.find((action) => action._tag === "ApplyStatus")
+    assert.deepStrictEqual(patch?._tag === "ApplyStatus" ? patch.status : undefined, {
       phase: "Active",
       namespace: "t-acme",
       conditions: [
@@ -196,7 +196,7 @@ describe("plan: conflicts", () => {
     const p = planFor(cluster, acme)
     assert.deepStrictEqual(p.actions.map(show), [
       `AddFinalizer ${tenantFinalizer}`,
-      "PatchStatus",
+      "ApplyStatus",
       "Event Warning Conflict",
       "Requeue 2000"
     ])
@@ -292,7 +292,7 @@ describe("plan: deleting a tenant", () => {
     assert.deepStrictEqual(p.actions.map(show), [
       "Delete ClusterRole /t-acme-view",
       "Delete Namespace /t-acme",
-      "PatchStatus",
+      "ApplyStatus",
       "Event Normal Deleted",
       "Requeue 2000"
     ])
@@ -333,7 +333,7 @@ describe("plan: deleting a tenant", () => {
       later
     )
     assert.deepStrictEqual(planFor(cluster, acme, reconciler, later).actions.map(show), [
-      "PatchStatus",
+      "ApplyStatus",
       `RemoveFinalizer ${tenantFinalizer}`
     ])
   })
@@ -446,15 +446,15 @@ describe("plan: a held deletion", () => {
     const cluster = deletedAt(ready(withPrimary(acme), acme), now)
     const first = planFor(cluster, acme, holding)
     assert.deepStrictEqual(first.actions.map(show), [
-      "PatchStatus",
+      "ApplyStatus",
       "Event Warning ApiDeleting",
       "Requeue 2000"
     ])
     assert.deepStrictEqual(first.outcome.held, hold)
     assert.strictEqual(first.outcome.remaining.length, 6)
     const patch = first.actions[0]
-    assert.strictEqual(patch?._tag, "PatchStatus")
-    if (patch?._tag === "PatchStatus") {
+    assert.strictEqual(patch?._tag, "ApplyStatus")
+    if (patch?._tag === "ApplyStatus") {
       const conditions = patch.status.conditions as ReadonlyArray<{ reason: string; message: string }>
       assert.deepStrictEqual(
         conditions.map((condition) => [condition.reason, condition.message]),

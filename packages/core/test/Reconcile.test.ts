@@ -81,10 +81,10 @@ describe("Reconcile: a write the API server refuses for good", () => {
         assert.deepStrictEqual(reconciled.refused, refusal)
         assert.deepStrictEqual(
           written.map((action) => action._tag),
-          ["PatchStatus", "Event"],
+          ["ApplyStatus", "Event"],
           "the status that reports it, and one Warning"
         )
-        const status = written[0]?._tag === "PatchStatus" ? written[0].status : undefined
+        const status = written[0]?._tag === "ApplyStatus" ? written[0].status : undefined
         const ready = ((status?.conditions ?? []) as ReadonlyArray<{ reason: string; message: string }>)[0]
         assert.strictEqual(ready?.reason, "WriteRefused")
         assert.strictEqual(ready?.message, refusal.message)

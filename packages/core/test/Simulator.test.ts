@@ -195,7 +195,7 @@ describe("Simulator: writes", () => {
   it("patches status without moving the generation", () => {
     const patched = run(
       created,
-      Action.PatchStatus({ ref: refOf(quota), uid: "uid-3", status: { used: { pods: "1" } } })
+      Action.ApplyStatus({ ref: refOf(quota), uid: "uid-3", status: { used: { pods: "1" } } })
     )
     assert.deepStrictEqual(stored(quota, patched).status, { used: { pods: "1" } })
     assert.strictEqual(stored(quota, patched).metadata.generation, 1)

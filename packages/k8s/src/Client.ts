@@ -108,14 +108,6 @@ export interface DeleteOptions {
   readonly dryRun?: boolean | undefined
 }
 
-/** Which object a call addresses. */
-export interface Target {
-  readonly name: string
-  readonly namespace?: string | undefined
-  /** When set, the write is conditional on the object still having this UID. */
-  readonly uid?: string | undefined
-}
-
 export interface RawRequest {
   readonly method: "GET" | "POST" | "PUT" | "PATCH" | "DELETE"
   /** Absolute API path, e.g. `/readyz` or `/apis/authorization.k8s.io/v1/selfsubjectaccessreviews`. */
@@ -171,16 +163,6 @@ export interface ClientService {
     name: string,
     patch: Patch,
     options?: PatchOptions
-  ): Effect.Effect<T, Errors.KubeError>
-  /**
-   * Replaces `.status` whole (a JSON patch on the `status` subresource: `test` the UID when given,
-   * then `add /status`). Fields a previous status had and this one lacks are removed.
-   */
-  patchStatus<T extends KubeObject>(
-    type: ResourceType<T>,
-    target: Target,
-    status: Readonly<Record<string, unknown>>,
-    options?: WriteOptions
   ): Effect.Effect<T, Errors.KubeError>
   /**
    * Adds `finalizer` to `observed` with a JSON patch that `test`s the UID and the finalizer list as
@@ -310,17 +292,6 @@ export const make = (
       return yield* patchWith("patch", type, name, body, options)
     })
 
-    const patchStatus = Effect.fn("Client.patchStatus")(function* (
-      type: ResourceType,
-      target: Target,
-      status: Readonly<Record<string, unknown>>,
-      options: WriteOptions = {}
-    ) {
-      const body = Requests.statusPatch(target, status)
-      const where = { ...options, namespace: target.namespace, subresource: "status" }
-      return yield* patchWith("patchStatus", type, target.name, body, where)
-    })
-
     /** A finalizer patch on `observed`; no request when there is nothing to change. */
     const finalizerPatch = (
       verb: string,
@@ -373,12 +344,6 @@ export const make = (
         body: Patch,
         options?: PatchOptions
       ) => patch(type, name, body, options) as Effect.Effect<T, Errors.KubeError>,
-      patchStatus: <T extends KubeObject>(
-        type: ResourceType<T>,
-        target: Target,
-        status: Readonly<Record<string, unknown>>,
-        options?: WriteOptions
-      ) => patchStatus(type, target, status, options) as Effect.Effect<T, Errors.KubeError>,
       addFinalizer: <T extends KubeObject>(
         type: ResourceType<T>,
         observed: KubeObject,

@@ -17,7 +17,7 @@ export const StatusCause = Schema.Struct({
 export type StatusCause = typeof StatusCause.Type
 
 const fields = {
-  /** What was attempted: `get`, `list`, `watch`, `create`, `apply`, `patch`, `delete`, `patchStatus`, `request`. */
+  /** What was attempted: `get`, `list`, `watch`, `create`, `apply`, `patch`, `delete`, `request`. */
   verb: Schema.String,
   /** The REST resource, `plural` or `plural.group` (`configmaps`, `tenants.kleff.io`), or a raw path. */
   resource: Schema.String,

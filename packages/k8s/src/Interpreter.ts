@@ -229,13 +229,17 @@ export const execute = Effect.fnUntraced(function* (
             .pipe(Effect.flatMap(remember))
         )
         break
-      case "PatchStatus":
+      case "ApplyStatus":
         primary = yield* client
-          .patchStatus(
+          .apply(
             primaryType,
-            { name: action.ref.name, namespace: action.ref.namespace, uid: action.uid },
-            action.status,
-            asManager
+            {
+              apiVersion: action.ref.apiVersion,
+              kind: action.ref.kind,
+              metadata: { name: action.ref.name, namespace: action.ref.namespace },
+              status: action.status
+            },
+            { ...asManager, subresource: "status" }
           )
           .pipe(Effect.catch(refusing(action.ref)), Effect.flatMap(remember))
         break

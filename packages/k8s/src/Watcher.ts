@@ -10,10 +10,15 @@
  *   Watching(rv) ── stream ended / network error ──▶ Watching(rv)   (resume, no relist)
  *   Watching(rv) ── 410 Gone (HTTP or ERROR event) ──▶ Empty        (full relist)
  *   InitListing ── any failure ──▶ Empty                           (the partial list is dropped)
+ *   Empty/InitListing ── 404 ──▶ NotServed                        [emits Restarted([])]
+ *   NotServed ──list (after backoff)──▶ as from Empty; a 404 again stays NotServed, silently
  *
  * Failures are retried after a jittered exponential backoff (800 ms → 30 s) that restarts from the
  * beginning once a watch has been healthy (it delivered an event or stayed open for 10 s). A 410
  * relists at once, unless it follows a relist whose watch never delivered anything (no spinning).
+ * A 404 on the list means the kind is not served (its CRD is not installed, or was deleted): the
+ * consumer learns it holds nothing (an empty `Restarted`, so a cache of it counts as synced), and
+ * the list is tried again with the backoff until the kind is served, then watched as usual.
  *
  * It owns no cache: a `Restarted` carries the complete list and consumers swap to it atomically
  * (see `Store`). It must not interpret objects beyond their resourceVersion.
@@ -39,6 +44,8 @@ export type WatcherState<T extends KubeObject = KubeObject> =
       readonly objects: ReadonlyArray<T>
     }
   | { readonly _tag: "Watching"; readonly resourceVersion: string }
+  /** The API server does not serve the kind (a 404 on the list). */
+  | { readonly _tag: "NotServed" }
 
 /** What happened, as the state machine sees it. */
 export type WatcherInput<T extends KubeObject = KubeObject> =
@@ -71,6 +78,8 @@ const transition = <T extends KubeObject>(
 })
 
 const isGone = (error: Errors.KubeError): boolean => error._tag === "Gone" || error.code === 410
+const isNotServed = (error: Errors.KubeError): boolean => error._tag === "NotFound" || error.code === 404
+const notServed: WatcherState<never> = { _tag: "NotServed" }
 
 /** The state machine: pure, total, no I/O. */
 export const step = <T extends KubeObject>(state: WatcherState<T>, input: WatcherInput<T>): Transition<T> => {
@@ -90,9 +99,16 @@ export const step = <T extends KubeObject>(state: WatcherState<T>, input: Watche
           { _tag: "Restarted", objects, resourceVersion: input.page.resourceVersion }
         ])
       }
+      if (input._tag === "Failed" && isNotServed(input.error)) {
+        return transition(notServed, [{ _tag: "Restarted", objects: [], resourceVersion: "" }], {
+          backoff: true
+        })
+      }
       // Any failure while listing (including an expired continue token) restarts the list.
       return transition(empty, [], { backoff: input._tag === "Failed" })
     }
+    case "NotServed":
+      return input._tag === "Page" ? step<T>(empty, input) : transition(state, [], { backoff: true })
     case "Watching": {
       switch (input._tag) {
         case "Event": {
@@ -237,8 +253,14 @@ export const watcher = <T extends KubeObject>(
               const t = yield* apply(step(state, { _tag: "Page", page: page.success }))
               yield* afterFailure(t)
             } else {
+              const before = state._tag
               const t = yield* apply(step(state, { _tag: "Failed", error: page.failure }))
-              yield* afterFailure(t, page.failure)
+              if (t.state._tag === "NotServed" && before !== "NotServed") {
+                yield* Effect.logInfo(
+                  `watcher ${resource}: not served (is its CustomResourceDefinition installed?); listing again with backoff until it is`
+                ).pipe(Effect.annotateLogs({ resource }))
+              }
+              yield* afterFailure(t, t.state._tag === "NotServed" ? undefined : page.failure)
             }
             continue
           }

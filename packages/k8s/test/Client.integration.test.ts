@@ -205,40 +205,41 @@ describeCluster("Client (real API server)", () => {
   )
 
   it.live(
-    "patchStatus replaces the status whole, conditional on the UID",
+    "a status apply owns what its field manager reports: conditions of two managers stand side by side",
     () =>
       run(
         Effect.gen(function* () {
           const client = yield* Client
           yield* ensureWidgetCrd
           const ns = yield* testNamespace("client-status")
-          const created = yield* client.apply(Widgets, widget(ns, "w", { size: 1 }))
-          const target = { name: "w", namespace: ns, uid: created.metadata.uid }
-          const first = yield* client.patchStatus(Widgets, target, {
-            phase: "Ready",
-            observedGeneration: 1,
-            stale: "x"
+          yield* client.apply(Widgets, widget(ns, "w", { size: 1 }))
+          const condition = (type: string, status: string) => ({
+            type,
+            status,
+            reason: "Because",
+            message: "m",
+            lastTransitionTime: "2026-01-01T00:00:00Z"
           })
-          assert.deepStrictEqual(first.status, { phase: "Ready", observedGeneration: 1, stale: "x" })
-          const second = yield* client.patchStatus(Widgets, target, { phase: "Ready", observedGeneration: 2 })
-          assert.deepStrictEqual(second.status, { phase: "Ready", observedGeneration: 2 })
-          // The status subresource ignores everything but status.
-          assert.deepStrictEqual(second.spec, { size: 1 })
-          const wrong = yield* Effect.flip(
-            client.patchStatus(
+          const applyStatus = (manager: string, status: Record<string, unknown>) =>
+            client.apply(
               Widgets,
-              { ...target, uid: "00000000-0000-0000-0000-000000000000" },
-              { phase: "X" }
+              { ...widget(ns, "w", {}), spec: undefined, status },
+              { fieldManager: manager, subresource: "status" }
             )
+          yield* applyStatus("first", { phase: "Ready", conditions: [condition("A", "True")] })
+          yield* applyStatus("second", { conditions: [condition("B", "False")] })
+          const both = yield* client.get(Widgets, "w", ns)
+          assert.deepStrictEqual(
+            (both.status as { conditions: Array<{ type: string }> }).conditions.map((c) => c.type),
+            ["A", "B"]
           )
-          assert.strictEqual(wrong._tag, "Conflict")
-          assert.strictEqual(wrong.verb, "patchStatus")
-          assert.deepStrictEqual((yield* client.get(Widgets, "w", ns)).status, {
-            phase: "Ready",
-            observedGeneration: 2
-          })
+          // The status subresource ignores everything but status.
+          assert.deepStrictEqual(both.spec, { size: 1 })
+          // "first" stops reporting A: only A goes; B, which "second" owns, stays.
+          const after = yield* applyStatus("first", { phase: "Ready" })
+          assert.deepStrictEqual(after.status, { phase: "Ready", conditions: [condition("B", "False")] })
           const missing = yield* Effect.flip(
-            client.patchStatus(Widgets, { name: "absent", namespace: ns }, {})
+            client.apply(Widgets, { ...widget(ns, "absent", {}), status: {} }, { subresource: "status" })
           )
           assert.strictEqual(missing._tag, "NotFound")
         })

@@ -115,3 +115,32 @@ describe("Watcher.step", () => {
     assert.isTrue(t.backoff)
   })
 })
+
+describe("Watcher.step: a kind the server does not serve", () => {
+  const notFound = new Errors.NotFound({ ...base, verb: "list", code: 404, reason: "NotFound" })
+
+  it("a 404 on the list: an empty Restarted once (the cache is synced, and empty), then quiet retries with backoff", () => {
+    const first = step(empty, { _tag: "Failed", error: notFound })
+    assert.deepStrictEqual(first.state, { _tag: "NotServed" })
+    assert.deepStrictEqual(first.emit, [{ _tag: "Restarted", objects: [], resourceVersion: "" }])
+    assert.isTrue(first.backoff)
+    const again = step(first.state, { _tag: "Failed", error: notFound })
+    assert.deepStrictEqual(again.state, { _tag: "NotServed" })
+    assert.deepStrictEqual(again.emit, [])
+    assert.isTrue(again.backoff)
+  })
+
+  it("once the kind is served, its list is a Restarted like any other, and watching starts", () => {
+    const served = step({ _tag: "NotServed" }, { _tag: "Page", page: page([cm("a", "1")], "7") })
+    assert.deepStrictEqual(served.state, watching("7"))
+    assert.deepStrictEqual(served.emit, [
+      { _tag: "Restarted", objects: [cm("a", "1")], resourceVersion: "7" }
+    ])
+  })
+
+  it("any other list failure is not taken for a missing kind", () => {
+    const failed = step(empty, { _tag: "Failed", error: reset })
+    assert.deepStrictEqual(failed.state, empty)
+    assert.deepStrictEqual(failed.emit, [])
+  })
+})

@@ -299,7 +299,21 @@ export const ensureWidgetCrd = Effect.gen(function* () {
           schema: {
             openAPIV3Schema: {
               type: "object",
-              properties: { spec: schema, status: schema }
+              properties: {
+                spec: schema,
+                status: {
+                  ...schema,
+                  properties: {
+                    // The API conventions' conditions: one per type, each owned by the manager that applies it.
+                    conditions: {
+                      type: "array",
+                      "x-kubernetes-list-type": "map",
+                      "x-kubernetes-list-map-keys": ["type"],
+                      items: { ...schema, required: ["type"], properties: { type: { type: "string" } } }
+                    }
+                  }
+                }
+              }
             }
           }
         }

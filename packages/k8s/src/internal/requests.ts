@@ -18,7 +18,6 @@ import type {
   Patch,
   PatchOptions,
   RawRequest,
-  Target,
   WatchOptions,
   WriteOptions
 } from "../Client.ts"
@@ -175,12 +174,6 @@ export const patch = (
 
 const uidTest = (uid: string | undefined): ReadonlyArray<JsonPatchOperation> =>
   uid === undefined || uid === "" ? [] : [{ op: "test", path: "/metadata/uid", value: uid }]
-
-/** Replaces `.status` whole: `test` the UID when given, then `add /status`. */
-export const statusPatch = (target: Target, status: Readonly<Record<string, unknown>>): Patch => ({
-  type: "json",
-  operations: [...uidTest(target.uid), { op: "add", path: "/status", value: status }]
-})
 
 /**
  * Adds `finalizer`, testing the UID and the finalizer list as observed, so a concurrent change
