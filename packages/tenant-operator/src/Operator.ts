@@ -1,11 +1,13 @@
 /**
- * The tenant operator as a running process: the Tenant controller under a Manager that serves health
- * probes and metrics, elects a leader when asked, and stops gracefully on SIGTERM.
- * Wiring only: what to do is `TenantReconciler`'s, how is `@kleff/k8s`'s.
+ * The tenant operator as a running process: the Tenant controller (and, with the mesh enabled, the
+ * mesh controller, on the same caches) under a Manager that serves health probes and metrics,
+ * elects a leader when asked, and stops gracefully on SIGTERM.
+ * Wiring only: what to do is the reconcilers', how is `@kleff/k8s`'s.
  */
 import { Client, Controller, HealthServer, Informers, KubeConfig, LeaderElection, Manager } from "@kleff/k8s"
 import { Effect, Layer } from "effect"
 import type { TenantOperatorConfig } from "./desired/Config.ts"
+import { makeMeshReconciler } from "./MeshReconciler.ts"
 import { makeTenantReconciler, tenantControllerName } from "./TenantReconciler.ts"
 
 export interface OperatorOptions {
@@ -37,22 +39,33 @@ export const runOperator = (options: OperatorOptions) =>
   Effect.gen(function* () {
     const client = yield* Client.Client
     const informers = yield* Informers.Informers
-    const controller = yield* Controller.make({
+    const tenants = yield* Controller.make({
       reconciler: makeTenantReconciler(options.config),
       concurrency: options.concurrency,
       refusedRetryMillis: options.refusedRetryMillis
     })
+    const controllers = options.config.mesh.enabled
+      ? [
+          tenants,
+          yield* Controller.make({
+            reconciler: makeMeshReconciler(options.config.mesh),
+            concurrency: options.concurrency,
+            refusedRetryMillis: options.refusedRetryMillis
+          })
+        ]
+      : [tenants]
     const checks = yield* HealthServer.HealthChecks
     yield* checks.addReadyzCheck(
       "caches",
-      Effect.flatMap(controller.isReady, (ready) =>
-        ready ? Effect.void : Effect.fail("caches not synced yet")
+      Effect.flatMap(
+        Effect.forEach(controllers, (controller) => controller.isReady),
+        (ready) => (ready.every(Boolean) ? Effect.void : Effect.fail("caches not synced yet"))
       )
     )
     yield* Effect.logInfo("Starting tenant operator").pipe(
       Effect.annotateLogs({
         server: client.server,
-        controller: controller.name,
+        controllers: controllers.map((controller) => controller.name).join(","),
         workers: options.concurrency,
         namespaceTemplate: options.config.namespaceTemplate,
         leaderElection: options.leaderElection === undefined ? "off" : options.leaderElection.name
@@ -63,7 +76,7 @@ export const runOperator = (options: OperatorOptions) =>
         healthProbeBindAddress: options.healthProbeBindAddress,
         metricsBindAddress: options.metricsBindAddress
       },
-      [Informers.runnable(informers), controller.runnable]
+      [Informers.runnable(informers), ...controllers.map((controller) => controller.runnable)]
     )
     return yield* options.leaderElection === undefined
       ? manager

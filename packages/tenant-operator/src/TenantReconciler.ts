@@ -11,20 +11,20 @@
 import {
   apiVersionOf,
   type ConditionInput,
+  conditionsOf,
   type DeletionHold,
   type Desired,
   decodeObject,
   describeRef,
+  findCondition,
   type InvalidObject,
   isControlledBy,
   isDeleting,
   isOfType,
   Kinds,
   type KubeObject,
-  keyOf,
   keyOfRef,
   keyOfType,
-  needsApply,
   type ObjectRef,
   type Observed,
   type Outcome,
@@ -58,6 +58,14 @@ import type { TenantOperatorConfig } from "./desired/Config.ts"
 import { type InvalidNamespaceName, tenantLabel, tenantNamespaceName } from "./desired/Namespace.ts"
 import { managedBy, ownedByTenant } from "./desired/Ownership.ts"
 import { NamespaceType } from "./desired/ResourceTypes.ts"
+import {
+  childState,
+  type Expected,
+  expectObject,
+  expectRef,
+  firstBlocker,
+  writeRefusedReason
+} from "./Readiness.ts"
 import { describeTermination, namespaceDeletionBlockedReason, terminationOf } from "./TerminatingNamespace.ts"
 
 /** The controller's name: its field manager, event source and metric label. */
@@ -75,6 +83,20 @@ export const tenantConditionTypes = [
   "TenantReady"
 ] as const
 export type TenantConditionType = (typeof tenantConditionTypes)[number]
+
+/**
+ * The conditions other controllers report on a Tenant (with their own field managers) that
+ * `TenantReady` summarises too: `MeshReady` is the mesh controller's while it runs; without it the
+ * tenant controller reports `MeshReady` itself (`MeshDisabled`).
+ */
+const reportedByOthers = (config: TenantOperatorConfig): ReadonlyArray<TenantConditionType> =>
+  config.mesh.enabled ? ["MeshReady"] : []
+
+/** The conditions the tenant controller reports under `config`, in order. */
+const ownConditionTypes = (config: TenantOperatorConfig): ReadonlyArray<TenantConditionType> => {
+  const others = reportedByOthers(config)
+  return tenantConditionTypes.filter((type) => !others.includes(type))
+}
 
 /** What the controller concluded about one Tenant, before any diffing. */
 export type TenantDecision =
@@ -203,76 +225,6 @@ const condition = (
   message: string
 ): ConditionInput => ({ type, status, reason, message })
 
-/** A child a condition waits for: where it lives, and what it should look like when that is known. */
-interface Expected {
-  readonly ref: ObjectRef
-  /** Absent while the Plan is unresolved: then only presence is checked. */
-  readonly desired?: KubeObject | undefined
-}
-
-const expectObject = (desired: KubeObject): Expected => ({ ref: refOf(desired), desired })
-const expectRef = (ref: ObjectRef): Expected => ({ ref })
-
-/** What a child looks like in the cache: in place, absent (or not ours), on its way out, or not yet updated. */
-type ChildState = "ready" | "missing" | "deleting" | "outdated"
-
-const childState = (primary: KubeObject, snapshot: Snapshot, expected: Expected): ChildState => {
-  const object = snapshot.get(expected.ref)
-  if (object === undefined || !isControlledBy(object, primary)) return "missing"
-  if (isDeleting(object)) return "deleting"
-  // The planner's own test: a value to set, or a field of ours to remove.
-  return expected.desired !== undefined && needsApply(expected.desired, object, tenantControllerName)
-    ? "outdated"
-    : "ready"
-}
-
-const stateMessages: Readonly<Record<Exclude<ChildState, "ready">, string>> = {
-  missing: "is not created yet",
-  deleting: "is being deleted",
-  outdated: "is being updated"
-}
-
-interface Blocker {
-  readonly reason: string
-  readonly message: string
-}
-
-/** The first expected child not in place, with a reason and a message for a person; `undefined` when all are. */
-const firstBlocker = (
-  primary: KubeObject,
-  outcome: Outcome,
-  expected: ReadonlyArray<Expected>
-): Blocker | undefined => {
-  // A refusal is what a person must act on: it comes before the children merely not created yet.
-  const refused = outcome.refused
-  const refusedChild =
-    refused === undefined
-      ? undefined
-      : expected.find((child) => keyOfRef(child.ref) === keyOfRef(refused.ref))
-  if (refused !== undefined && refusedChild !== undefined && refused.reason !== "AlreadyExists") {
-    return {
-      reason: writeRefusedReason,
-      message: `The API server refused ${describeRef(refusedChild.ref)} (${refused.reason}): ${refused.message}`
-    }
-  }
-  for (const child of expected) {
-    const key = keyOfRef(child.ref)
-    if (
-      outcome.conflicts.some((conflict) => keyOf(conflict.desired) === key) ||
-      (refusedChild !== undefined && keyOfRef(refusedChild.ref) === key)
-    ) {
-      return {
-        reason: "Conflict",
-        message: `${describeRef(child.ref)} already exists and does not belong to this Tenant; it is left alone.`
-      }
-    }
-    const state = childState(primary, outcome.snapshot, child)
-    if (state !== "ready")
-      return { reason: "Provisioning", message: `${describeRef(child.ref)} ${stateMessages[state]}.` }
-  }
-  return undefined
-}
-
 /** The status namespace from a previous report, even when the rest of the Tenant does not decode. */
 const reportedNamespace = (primary: KubeObject): string | undefined => {
   const status = primary.status
@@ -285,8 +237,25 @@ interface Report {
   readonly conditions: ReadonlyArray<ConditionInput>
 }
 
-const everyCondition = (reason: string, message: string): ReadonlyArray<ConditionInput> =>
-  tenantConditionTypes.map((type) => condition(type, "False", reason, message))
+const everyCondition = (
+  reason: string,
+  message: string,
+  config: TenantOperatorConfig
+): ReadonlyArray<ConditionInput> =>
+  ownConditionTypes(config).map((type) => condition(type, "False", reason, message))
+
+/** The conditions other controllers reported on the stored Tenant; one not reported yet counts as not ready. */
+const othersConditions = (
+  primary: KubeObject,
+  config: TenantOperatorConfig
+): ReadonlyArray<ConditionInput> => {
+  const stored = conditionsOf(primary.status)
+  return reportedByOthers(config).map(
+    (type) =>
+      findCondition(stored, type) ??
+      condition(type, "False", "NotReported", "Its controller has not reported on this Tenant yet.")
+  )
+}
 
 const summary = (conditions: ReadonlyArray<ConditionInput>, readyMessage: string): ConditionInput => {
   const blocking = conditions.find((item) => item.status !== "True")
@@ -295,13 +264,13 @@ const summary = (conditions: ReadonlyArray<ConditionInput>, readyMessage: string
     : condition("TenantReady", "False", blocking.reason, `${blocking.type}: ${blocking.message}`)
 }
 
-const deletingReport = (primary: KubeObject, outcome: Outcome): Report => {
+const deletingReport = (primary: KubeObject, outcome: Outcome, config: TenantOperatorConfig): Report => {
   const namespace = reportedNamespace(primary)
   if (outcome.held !== undefined) {
     return {
       phase: "Terminating",
       namespace,
-      conditions: everyCondition(outcome.held.reason, outcome.held.message)
+      conditions: everyCondition(outcome.held.reason, outcome.held.message, config)
     }
   }
   const terminating = outcome.remaining.find(
@@ -318,7 +287,8 @@ const deletingReport = (primary: KubeObject, outcome: Outcome): Report => {
       namespace,
       conditions: everyCondition(
         namespaceDeletionBlockedReason,
-        `The tenant is being deleted and waits for its namespace to go.${state} The Tenant goes once the namespace has.`
+        `The tenant is being deleted and waits for its namespace to go.${state} The Tenant goes once the namespace has.`,
+        config
       )
     }
   }
@@ -330,28 +300,16 @@ const deletingReport = (primary: KubeObject, outcome: Outcome): Report => {
           .slice(0, 3)
           .map((object) => describeRef(refOf(object)))
           .join(", ")}${remaining > 3 ? ", …" : ""}).${state}`
-  return { phase: "Terminating", namespace, conditions: everyCondition("Terminating", message) }
+  return { phase: "Terminating", namespace, conditions: everyCondition("Terminating", message, config) }
 }
 
-const meshCondition = (
-  primary: KubeObject,
-  outcome: Outcome,
-  expected: ReadonlyArray<Expected>,
-  config: TenantOperatorConfig
-): ConditionInput => {
-  if (!config.mesh.enabled) {
-    return condition("MeshReady", "True", "MeshDisabled", "The Istio mesh is not managed by this operator.")
-  }
-  const blocker = firstBlocker(primary, outcome, expected)
-  return blocker === undefined
-    ? condition(
-        "MeshReady",
-        "True",
-        "MeshConfigured",
-        "Strict mTLS and the namespace's authorization policy are in place."
-      )
-    : condition("MeshReady", "False", blocker.reason, blocker.message)
-}
+/** Without the mesh controller, the tenant controller says the mesh is not managed. */
+const meshDisabled = condition(
+  "MeshReady",
+  "True",
+  "MeshDisabled",
+  "The Istio mesh is not managed by this operator."
+)
 
 /** The report for a Tenant whose namespace name is settled and not in conflict. */
 const namespacedReport = (
@@ -364,11 +322,11 @@ const namespacedReport = (
   const observed = outcome.snapshot
   const refs = expectedChildRefs(tenant, namespace, config)
   /** The children of a concern: the desired objects when the plan resolved, their places otherwise. */
-  const expect = (concern: "plan" | "access" | "isolation" | "mesh"): ReadonlyArray<Expected> =>
+  const expect = (concern: "plan" | "access" | "isolation"): ReadonlyArray<Expected> =>
     decision._tag === "Resolved" ? decision.children[concern].map(expectObject) : refs[concern].map(expectRef)
   const namespaceExpected =
     decision._tag === "Resolved" ? expectObject(decision.children.namespace) : expectRef(refs.namespace)
-  const namespaceState = childState(primary, observed, namespaceExpected)
+  const namespaceState = childState(primary, observed, namespaceExpected, tenantControllerName)
   /** A namespace of ours on its way out: since when, and what holds it. */
   const namespaceTermination = (current: KubeObject | undefined): ConditionInput => {
     const termination = current === undefined ? undefined : terminationOf(current)
@@ -435,7 +393,7 @@ const namespacedReport = (
       )
     }
     if (blockedByNamespace) return waitForNamespace("PlanApplied")
-    const blocker = firstBlocker(primary, outcome, expect("plan"))
+    const blocker = firstBlocker(primary, outcome, expect("plan"), tenantControllerName)
     return blocker === undefined
       ? condition(
           "PlanApplied",
@@ -453,7 +411,7 @@ const namespacedReport = (
     readyMessage: string
   ): ConditionInput => {
     if (blockedByNamespace) return waitForNamespace(type)
-    const blocker = firstBlocker(primary, outcome, expected)
+    const blocker = firstBlocker(primary, outcome, expected, tenantControllerName)
     return blocker === undefined
       ? condition(type, "True", readyReason, readyMessage)
       : condition(type, "False", blocker.reason, blocker.message)
@@ -471,14 +429,17 @@ const namespacedReport = (
     "PoliciesApplied",
     `Network policies and the trusted-registries admission policy are in place for namespace "${namespace}".`
   )
-  const meshReady = blockedByNamespace
-    ? config.mesh.enabled
-      ? waitForNamespace("MeshReady")
-      : meshCondition(primary, outcome, [], config)
-    : meshCondition(primary, outcome, expect("mesh"), config)
-
-  const conditions = [namespaceReady, planApplied, accessReady, isolationReady, meshReady]
-  const ready = summary(conditions, `Namespace "${namespace}" is ready for user "${tenant.spec.username}".`)
+  const conditions = [
+    namespaceReady,
+    planApplied,
+    accessReady,
+    isolationReady,
+    ...(config.mesh.enabled ? [] : [meshDisabled])
+  ]
+  const ready = summary(
+    [...conditions, ...othersConditions(primary, config)],
+    `Namespace "${namespace}" is ready for user "${tenant.spec.username}".`
+  )
   return {
     phase: decision._tag === "PlanUnresolved" ? "Failed" : ready.status === "True" ? "Active" : "Pending",
     // Reported once the name is ours: the namespace exists under this Tenant, or is being created now.
@@ -497,13 +458,14 @@ const withoutNamespace = (
   namespace: string | undefined,
   reason: string,
   message: string,
-  downstream: string
+  downstream: string,
+  config: TenantOperatorConfig
 ): Report => ({
   phase: "Failed",
   namespace,
   conditions: [
     condition("NamespaceReady", "False", reason, message),
-    ...tenantConditionTypes
+    ...ownConditionTypes(config)
       .filter((type) => type !== "NamespaceReady" && type !== "TenantReady")
       .map((type) => condition(type, "False", "NamespaceNotReady", downstream)),
     condition("TenantReady", "False", reason, `NamespaceReady: ${message}`)
@@ -518,7 +480,8 @@ const reportFor = (outcome: Outcome, decision: TenantDecision, config: TenantOpe
         decision.tenant.status?.namespace,
         "InvalidNamespaceName",
         decision.invalid.message,
-        "The tenant has no namespace."
+        "The tenant has no namespace.",
+        config
       )
     case "NamespaceConflict":
       return withoutNamespace(
@@ -531,7 +494,8 @@ const reportFor = (outcome: Outcome, decision: TenantDecision, config: TenantOpe
               `tenant-operator adopt ${decision.tenant.metadata.name}.`
           : `Namespace "${decision.namespace}" already exists and does not belong to this Tenant. ` +
               "It is never adopted, changed or deleted; remove it, or ask an administrator to resolve the clash.",
-        `Namespace "${decision.namespace}" is not the tenant's.`
+        `Namespace "${decision.namespace}" is not the tenant's.`,
+        config
       )
     case "PlanUnresolved":
     case "Resolved":
@@ -540,10 +504,14 @@ const reportFor = (outcome: Outcome, decision: TenantDecision, config: TenantOpe
 }
 
 /** A Tenant that does not decode (its CRD's validation was bypassed, or is older than the operator). */
-const invalidReport = (problem: InvalidObject, primary: KubeObject): Report => ({
+const invalidReport = (
+  problem: InvalidObject,
+  primary: KubeObject,
+  config: TenantOperatorConfig
+): Report => ({
   phase: "Failed",
   namespace: reportedNamespace(primary),
-  conditions: everyCondition("InvalidSpec", `The Tenant is invalid:\n${problem.message}`)
+  conditions: everyCondition("InvalidSpec", `The Tenant is invalid:\n${problem.message}`, config)
 })
 
 const statusReport = (report: Report): StatusReport => ({
@@ -606,9 +574,6 @@ export const tenantCrdReference: Reference = {
   matters: isDeleting
 }
 
-/** The reason of a condition whose child the API server refused to write (retried slowly until the Plan or the policy changes). */
-export const writeRefusedReason = "WriteRefused"
-
 /** The reason a deleting Tenant's children are kept while the Tenant CRD is being deleted. */
 export const crdDeletingReason = "CustomResourceDefinitionDeleting"
 
@@ -656,8 +621,8 @@ export const makeTenantReconciler = (config: TenantOperatorConfig): TenantReconc
   status: (decision, outcome) =>
     statusReport(
       outcome.deleting || decision === undefined
-        ? deletingReport(outcome.snapshot.primary, outcome)
+        ? deletingReport(outcome.snapshot.primary, outcome, config)
         : reportFor(outcome, decision, config)
     ),
-  invalid: (problem, object) => statusReport(invalidReport(problem, object))
+  invalid: (problem, object) => statusReport(invalidReport(problem, object, config))
 })

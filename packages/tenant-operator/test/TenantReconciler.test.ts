@@ -78,9 +78,14 @@ describe("makeTenantReconciler", () => {
     const everything = makeTenantReconciler(
       makeConfig({ mesh: { enabled: true }, gatekeeper: { enabled: true } })
     )
-    assert.includeMembers(
+    assert.include(
       everything.owned.map((type) => type.kind),
-      ["PeerAuthentication", "AuthorizationPolicy", "K8sAllowedRepos"]
+      "K8sAllowedRepos"
+    )
+    // The mesh's kinds are the mesh controller's.
+    assert.notInclude(
+      everything.owned.map((type) => type.kind),
+      "PeerAuthentication"
     )
   })
 })
@@ -468,7 +473,7 @@ describe("deleting the Tenant CRD", () => {
     const run = reconcile(deleteCrd(before), defaultConfig)
     assert.deepStrictEqual(
       writesOf(run).map((action) => action._tag),
-      ["PatchStatus", "Event"]
+      ["ApplyStatus", "Event"]
     )
     assert.deepStrictEqual(children(run.cluster), children(before))
     assert.include(tenantIn(run.cluster)?.metadata.finalizers ?? [], namespaceFinalizer)
@@ -573,7 +578,7 @@ describe("status for what only the operator can judge", () => {
     // Only its status is written: no finalizer, so deleting it never waits for the operator.
     assert.deepStrictEqual(
       result.actions.map((action) => action._tag),
-      ["PatchStatus"]
+      ["ApplyStatus"]
     )
     assert.includeMembers([...(result.outcome.desired?.retain ?? [])], [ResourceQuotaType, LimitRangeType])
     const report = result.report ?? assert.fail("no report")
@@ -656,18 +661,7 @@ describe("status for what only the operator can judge", () => {
     assert.strictEqual(conditionIn(repaired, "PlanApplied").status, "True")
   })
 
-  it("MeshReady follows the mesh: disabled, or in place when enabled", () => {
-    const mesh = makeConfig({ mesh: { enabled: true } })
-    const cluster = reconcile(clusterWith([basic, tenant]), mesh).cluster
-    assert.strictEqual(conditionIn(cluster, "MeshReady").reason, "MeshConfigured")
-    assert.isDefined(
-      objectIn(cluster, {
-        apiVersion: "security.istio.io/v1",
-        kind: "PeerAuthentication",
-        name: "default",
-        namespace: "tenant-example-tenant"
-      })
-    )
+  it("MeshReady is the tenant controller's only while the mesh is disabled", () => {
     assert.strictEqual(conditionIn(converged(), "MeshReady").reason, "MeshDisabled")
   })
 

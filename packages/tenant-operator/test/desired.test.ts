@@ -191,7 +191,6 @@ describe("desired children of the sample tenant on the basic plan", () => {
       assert.strictEqual(keyOfRef(refs.namespace), keyOfRef(refOf(resolved.namespace)))
       assert.deepStrictEqual(refs.access.map(keyOfRef), keys(resolved.access))
       assert.deepStrictEqual(refs.isolation.map(keyOfRef), keys(resolved.isolation))
-      assert.deepStrictEqual(refs.mesh.map(keyOfRef), keys(resolved.mesh))
       assert.deepStrictEqual(
         refs.plan.map(keyOfRef),
         keys(resolved.plan.filter((o) => o.kind === "ResourceQuota"))
@@ -200,31 +199,20 @@ describe("desired children of the sample tenant on the basic plan", () => {
   })
 })
 
-describe("desired children with Istio and Gatekeeper enabled", () => {
+describe("desired children of the tenant controller with Istio and Gatekeeper enabled", () => {
   const config = makeConfig({
     mesh: { enabled: true, ingressNamespace: "kleff-ingress" },
     gatekeeper: { enabled: true }
   })
   const all = allChildren(desiredTenantChildren(tenant, basic, namespace, config))
 
-  it("require strict mTLS and admit only the namespace and the ingress gateway", () => {
-    assert.deepStrictEqual(one(all, "PeerAuthentication", "default").spec, { mtls: { mode: "STRICT" } })
-    assert.deepStrictEqual(one(all, "AuthorizationPolicy").spec, {
-      action: "ALLOW",
-      rules: [{ from: [{ source: { namespaces: [namespace, "kleff-ingress"] } }] }]
-    })
-    const istiod = one(all, "NetworkPolicy", "allow-istio-control-plane").spec as { egress: unknown }
-    assert.deepStrictEqual(istiod.egress, [
-      {
-        to: [
-          {
-            namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "istio-system" } },
-            podSelector: { matchLabels: { app: "istiod" } }
-          }
-        ],
-        ports: [{ protocol: "TCP", port: 15012 }]
-      }
-    ])
+  it("leave the mesh to the mesh controller", () => {
+    for (const kind of ["PeerAuthentication", "AuthorizationPolicy", "Sidecar", "Gateway"])
+      assert.deepStrictEqual(byKind(all, kind), [], kind)
+    assert.notInclude(
+      byKind(all, "NetworkPolicy").map((policy) => policy.metadata.name),
+      "allow-istio-control-plane"
+    )
   })
 
   it("constrain the namespace's images through Gatekeeper as well", () => {

@@ -6,7 +6,7 @@
  */
 import { Option } from "effect"
 import { Argument, Flag } from "effect/cli"
-import { makeConfig, type TenantOperatorConfig } from "../desired/Config.ts"
+import { defaultConfig, makeConfig, type TenantOperatorConfig } from "../desired/Config.ts"
 
 export const kubeconfig = Flag.String("kubeconfig").pipe(
   Flag.withDescription(
@@ -22,6 +22,25 @@ export const tenantArgument = Argument.String("tenant").pipe(Argument.withDescri
 export const kubeconfigPath = (value: Option.Option<string>): string | undefined =>
   Option.getOrUndefined(value)
 
+/** Labels as `key=value[,key=value]`. */
+const renderSelector = (labels: Readonly<Record<string, string>>): string =>
+  Object.entries(labels)
+    .map(([key, value]) => `${key}=${value}`)
+    .join(",")
+
+/** `key=value[,key=value]` as labels; an entry without `=` is a key with an empty value. */
+export const parseSelector = (text: string): Readonly<Record<string, string>> =>
+  Object.fromEntries(
+    text
+      .split(",")
+      .map((entry) => entry.trim())
+      .filter((entry) => entry !== "")
+      .map((entry) => {
+        const at = entry.indexOf("=")
+        return at < 0 ? [entry, ""] : [entry.slice(0, at).trim(), entry.slice(at + 1).trim()]
+      })
+  )
+
 /** The flags that shape what a Tenant gets; shared by run, plan and render so they agree. */
 export const tenantConfigFlags = {
   namespaceTemplate: Flag.String("namespace-template").pipe(
@@ -33,8 +52,52 @@ export const tenantConfigFlags = {
     Flag.withDefault("")
   ),
   enableIstio: Flag.Boolean("enable-istio").pipe(
-    Flag.withDescription("Manage Istio mTLS and authorization policies in tenant namespaces."),
+    Flag.withDescription(
+      "Run the mesh controller: each mesh tenant's Istio Gateway, strict mTLS, authorization policy, Sidecar and istiod NetworkPolicy."
+    ),
     Flag.withDefault(false)
+  ),
+  meshAppsDomain: Flag.String("mesh-apps-domain").pipe(
+    Flag.withDescription(
+      "The platform's apps domain: a tenant serves {username}.<domain> and its subdomains."
+    ),
+    Flag.withDefault(defaultConfig.mesh.appsDomain)
+  ),
+  meshHostTemplate: Flag.String("mesh-host-template").pipe(
+    Flag.withDescription(
+      "A tenant's host: {username} and {domain} are replaced. It serves the host's subdomains too."
+    ),
+    Flag.withDefault(defaultConfig.mesh.hostTemplate)
+  ),
+  meshCredentialTemplate: Flag.String("mesh-credential-template").pipe(
+    Flag.withDescription(
+      "The TLS Secret of a tenant's hosts ({username} replaced), in the ingress gateway's namespace."
+    ),
+    Flag.withDefault(defaultConfig.mesh.credentialTemplate)
+  ),
+  meshIngressNamespace: Flag.String("mesh-ingress-namespace").pipe(
+    Flag.withDescription("The namespace of the platform's Istio ingress gateway."),
+    Flag.withDefault(defaultConfig.mesh.ingressNamespace)
+  ),
+  meshIngressServiceAccount: Flag.String("mesh-ingress-service-account").pipe(
+    Flag.withDescription(
+      "The ingress gateway's ServiceAccount (its mesh identity, admitted by each tenant)."
+    ),
+    Flag.withDefault(defaultConfig.mesh.ingressServiceAccount)
+  ),
+  meshIngressSelector: Flag.String("mesh-ingress-selector").pipe(
+    Flag.withDescription(
+      "The ingress gateway pods' labels, as key=value[,key=value]: each tenant Gateway's selector."
+    ),
+    Flag.withDefault(renderSelector(defaultConfig.mesh.ingressSelector))
+  ),
+  meshControlPlaneNamespace: Flag.String("mesh-control-plane-namespace").pipe(
+    Flag.withDescription("The namespace of istiod."),
+    Flag.withDefault(defaultConfig.mesh.controlPlaneNamespace)
+  ),
+  meshTrustDomain: Flag.String("mesh-trust-domain").pipe(
+    Flag.withDescription("The mesh's trust domain (the first part of a workload's SPIFFE identity)."),
+    Flag.withDefault(defaultConfig.mesh.trustDomain)
   ),
   enableGatekeeper: Flag.Boolean("enable-gatekeeper").pipe(
     Flag.withDescription("Manage an OPA Gatekeeper K8sAllowedRepos constraint per tenant."),
@@ -46,6 +109,14 @@ export interface TenantConfigInput {
   readonly namespaceTemplate: string
   readonly userPrefix: string
   readonly enableIstio: boolean
+  readonly meshAppsDomain: string
+  readonly meshHostTemplate: string
+  readonly meshCredentialTemplate: string
+  readonly meshIngressNamespace: string
+  readonly meshIngressServiceAccount: string
+  readonly meshIngressSelector: string
+  readonly meshControlPlaneNamespace: string
+  readonly meshTrustDomain: string
   readonly enableGatekeeper: boolean
 }
 
@@ -54,6 +125,16 @@ export const configFrom = (input: TenantConfigInput): TenantOperatorConfig =>
   makeConfig({
     namespaceTemplate: input.namespaceTemplate,
     userPrefix: input.userPrefix,
-    mesh: { enabled: input.enableIstio },
+    mesh: {
+      enabled: input.enableIstio,
+      appsDomain: input.meshAppsDomain,
+      hostTemplate: input.meshHostTemplate,
+      credentialTemplate: input.meshCredentialTemplate,
+      ingressNamespace: input.meshIngressNamespace,
+      ingressServiceAccount: input.meshIngressServiceAccount,
+      ingressSelector: parseSelector(input.meshIngressSelector),
+      controlPlaneNamespace: input.meshControlPlaneNamespace,
+      trustDomain: input.meshTrustDomain
+    },
     gatekeeper: { enabled: input.enableGatekeeper }
   })

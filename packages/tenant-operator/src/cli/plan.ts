@@ -1,14 +1,16 @@
 /**
  * `tenant-operator plan <tenant>`: what the operator would change for one Tenant on the live
- * cluster, without writing — the controller's own plan from a dry-run snapshot, printed one action
+ * cluster, without writing — each controller's own plan (the tenant controller's, then with
+ * `--enable-istio` the mesh controller's) from a dry-run snapshot, printed one action
  * a line (`+` create, `~` update, `-` delete, `!` event, `…` requeue), an update with the first
  * field that differs. Reads the cluster; never writes to it.
  */
-import { type Action, changeOf, type Difference, keyOfType, refOf } from "@kleff/core"
+import { type Action, changeOf, type Difference, keyOfType, type Reconciler, refOf } from "@kleff/core"
 import { DryRun } from "@kleff/k8s"
 import { Console, Effect } from "effect"
 import { Command } from "effect/cli"
-import { TenantType } from "../api/Tenant.ts"
+import { type StoredTenant, TenantType } from "../api/Tenant.ts"
+import { makeMeshReconciler } from "../MeshReconciler.ts"
 import { clientLayer } from "../Operator.ts"
 import { makeTenantReconciler } from "../TenantReconciler.ts"
 import { toYaml } from "./crds.ts"
@@ -46,7 +48,7 @@ const describeAction = (action: Action, observedOf: (object: Action) => string |
       return `~ add finalizer ${action.finalizer}`
     case "RemoveFinalizer":
       return `~ remove finalizer ${action.finalizer}`
-    case "PatchStatus":
+    case "ApplyStatus":
       return `~ status\n${indent(toYaml(action.status))}`
     case "Event":
       return `! event ${action.type} ${action.reason}: ${action.message}`
@@ -54,6 +56,27 @@ const describeAction = (action: Action, observedOf: (object: Action) => string |
       return `… check again in ${Math.round(action.afterMillis / 1000)} s`
   }
 }
+
+/** Prints what `reconciler` would do for Tenant `name`; how many actions that is. */
+const printPlan = <D>(reconciler: Reconciler<StoredTenant, D>, name: string) =>
+  Effect.gen(function* () {
+    const { primary, plan } = yield* DryRun.planOnce(reconciler, keyOfType(TenantType, name))
+    if (primary === undefined || plan === undefined)
+      return yield* Effect.fail(new Error(`no Tenant named ${name}`))
+    if (plan.actions.length === 0) return 0
+    const snapshot = plan.outcome.snapshot
+    yield* Console.log(`Tenant ${name}: the ${reconciler.name} would, in order:`)
+    for (const action of plan.actions) {
+      const line = describeAction(action, (a) => {
+        if (a._tag !== "Apply") return undefined
+        const current = snapshot.get(refOf(a.object))
+        const difference = current === undefined ? undefined : changeOf(a.object, current, reconciler.name)
+        return difference === undefined ? undefined : describeChange(difference)
+      })
+      yield* Console.log(line)
+    }
+    return plan.actions.length
+  })
 
 export const planCommand = Command.make(
   "plan",
@@ -64,26 +87,11 @@ export const planCommand = Command.make(
   },
   (input) =>
     Effect.gen(function* () {
-      const reconciler = makeTenantReconciler(configFrom(input))
-      const { primary, plan } = yield* DryRun.planOnce(reconciler, keyOfType(TenantType, input.tenant))
-      if (primary === undefined || plan === undefined) {
-        return yield* Effect.fail(new Error(`no Tenant named ${input.tenant}`))
-      }
-      if (plan.actions.length === 0) {
-        yield* Console.log(`Tenant ${input.tenant} is up to date: nothing to change.`)
-        return
-      }
-      const snapshot = plan.outcome.snapshot
-      yield* Console.log(`Tenant ${input.tenant}: the operator would, in order:`)
-      for (const action of plan.actions) {
-        const line = describeAction(action, (a) => {
-          if (a._tag !== "Apply") return undefined
-          const current = snapshot.get(refOf(a.object))
-          const difference = current === undefined ? undefined : changeOf(a.object, current, reconciler.name)
-          return difference === undefined ? undefined : describeChange(difference)
-        })
-        yield* Console.log(line)
-      }
+      const config = configFrom(input)
+      const changes =
+        (yield* printPlan(makeTenantReconciler(config), input.tenant)) +
+        (config.mesh.enabled ? yield* printPlan(makeMeshReconciler(config.mesh), input.tenant) : 0)
+      if (changes === 0) yield* Console.log(`Tenant ${input.tenant} is up to date: nothing to change.`)
     }).pipe(Effect.provide(clientLayer(kubeconfigPath(input.kubeconfig))), reportFailure)
 ).pipe(
   Command.withDescription(

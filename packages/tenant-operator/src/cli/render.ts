@@ -2,8 +2,9 @@
  * `tenant-operator render <tenant.yaml> --plan <plans.yaml>…`: the manifests the operator would
  * create for Tenants, offline, as one multi-document YAML stream (for GitOps review or `kubectl
  * apply --dry-run=server`). `renderTenantFiles` is the pure part and runs the very decision the
- * controller runs, against a cluster that holds nothing but the given Plans; the command's handler
- * only reads the files and prints.
+ * tenant controller runs, against a cluster that holds nothing but the given Plans, and, with
+ * `--enable-istio`, the mesh controller's objects for a mesh Plan; the command's handler only
+ * reads the files and prints.
  */
 import { readFile } from "node:fs/promises"
 import type { KubeObject, ObjectRef, Observed } from "@kleff/core"
@@ -15,6 +16,7 @@ import { decodePlan, type Plan } from "../api/Plan.ts"
 import { decodeTenant, type Tenant } from "../api/Tenant.ts"
 import { allChildren } from "../desired/Children.ts"
 import { defaultConfig, type TenantOperatorConfig } from "../desired/Config.ts"
+import { meshObjectsFor } from "../MeshReconciler.ts"
 import { decideTenant, planRef } from "../TenantReconciler.ts"
 import { toYaml } from "./crds.ts"
 import { configFrom, tenantConfigFlags } from "./Flags.ts"
@@ -108,8 +110,12 @@ export const renderTenantObjects = (
   const decision = decideTenant(offlineObserved(tenant, plans), config)
   const name = tenant.metadata.name
   switch (decision._tag) {
-    case "Resolved":
-      return Result.succeed(allChildren(decision.children).map(withoutEmptyOwnerReferences))
+    case "Resolved": {
+      const mesh = config.mesh.enabled
+        ? meshObjectsFor(tenant, decision.plan, decision.namespace, config.mesh)
+        : []
+      return Result.succeed([...allChildren(decision.children), ...mesh].map(withoutEmptyOwnerReferences))
+    }
     case "InvalidNamespaceName":
       return Result.fail(new RenderError({ message: `Tenant ${name}: ${decision.invalid.message}` }))
     case "NamespaceConflict":

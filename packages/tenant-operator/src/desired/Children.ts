@@ -1,7 +1,7 @@
 /**
  * Everything a resolved Tenant should have, grouped by the condition that reports on it:
  * the namespace (NamespaceReady), quota and limits (PlanApplied), RBAC (AccessReady), network
- * and admission policies (IsolationReady), Istio objects (MeshReady). Pure.
+ * and admission policies (IsolationReady). The mesh objects are the mesh controller's (`Mesh`). Pure.
  */
 import type { KubeObject, ObjectRef, ResourceType } from "@kleff/core"
 import { apiVersionOf } from "@kleff/core"
@@ -18,21 +18,13 @@ import {
   desiredIsolation,
   trustedRegistriesBindingName
 } from "./Isolation.ts"
-import {
-  allowMeshControlPlanePolicyName,
-  authorizationPolicyName,
-  desiredMesh,
-  peerAuthenticationName
-} from "./Mesh.ts"
 import { desiredNamespace } from "./Namespace.ts"
 import { desiredLimitRange, desiredResourceQuota, resourceQuotaName } from "./Quota.ts"
 import {
-  AuthorizationPolicyType,
   K8sAllowedReposType,
   LimitRangeType,
   NamespaceType,
   NetworkPolicyType,
-  PeerAuthenticationType,
   ResourceQuotaType,
   RoleBindingType,
   ValidatingAdmissionPolicyBindingType
@@ -43,7 +35,6 @@ export interface TenantChildren {
   readonly plan: ReadonlyArray<KubeObject>
   readonly access: ReadonlyArray<KubeObject>
   readonly isolation: ReadonlyArray<KubeObject>
-  readonly mesh: ReadonlyArray<KubeObject>
 }
 
 /** The children of `tenant` on `plan` in `namespace`, in the order they are created. */
@@ -58,8 +49,7 @@ export const desiredTenantChildren = (
     namespace: desiredNamespace(tenant, plan, namespace),
     plan: [desiredResourceQuota(tenant, plan, namespace), ...(limitRange === undefined ? [] : [limitRange])],
     access: [desiredOwnerRoleBinding(tenant, namespace, config)],
-    isolation: desiredIsolation(tenant, plan, namespace, config),
-    mesh: desiredMesh(tenant, namespace, config)
+    isolation: desiredIsolation(tenant, plan, namespace, config)
   }
 }
 
@@ -67,8 +57,7 @@ export const allChildren = (children: TenantChildren): ReadonlyArray<KubeObject>
   children.namespace,
   ...children.plan,
   ...children.access,
-  ...children.isolation,
-  ...children.mesh
+  ...children.isolation
 ]
 
 /** The kinds a Tenant may own under `config`: what its controller watches and, when frozen, retains. */
@@ -79,7 +68,6 @@ export const tenantOwnedTypes = (config: TenantOperatorConfig): ReadonlyArray<Re
   RoleBindingType,
   NetworkPolicyType,
   ValidatingAdmissionPolicyBindingType,
-  ...(config.mesh.enabled ? [PeerAuthenticationType, AuthorizationPolicyType] : []),
   ...(config.gatekeeper.enabled ? [K8sAllowedReposType] : [])
 ]
 
@@ -103,7 +91,6 @@ export const expectedChildRefs = (
   readonly plan: ReadonlyArray<ObjectRef>
   readonly access: ReadonlyArray<ObjectRef>
   readonly isolation: ReadonlyArray<ObjectRef>
-  readonly mesh: ReadonlyArray<ObjectRef>
 } => ({
   namespace: refTo(NamespaceType, namespace),
   plan: [refTo(ResourceQuotaType, resourceQuotaName, namespace)],
@@ -114,12 +101,5 @@ export const expectedChildRefs = (
     ),
     refTo(ValidatingAdmissionPolicyBindingType, trustedRegistriesBindingName(tenant)),
     ...(config.gatekeeper.enabled ? [refTo(K8sAllowedReposType, allowedReposConstraintName(tenant))] : [])
-  ],
-  mesh: config.mesh.enabled
-    ? [
-        refTo(PeerAuthenticationType, peerAuthenticationName, namespace),
-        refTo(AuthorizationPolicyType, authorizationPolicyName, namespace),
-        refTo(NetworkPolicyType, allowMeshControlPlanePolicyName, namespace)
-      ]
-    : []
+  ]
 })

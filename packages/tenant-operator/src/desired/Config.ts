@@ -5,12 +5,28 @@
  */
 
 export interface MeshConfig {
-  /** Manage Istio objects (PeerAuthentication, AuthorizationPolicy) in every tenant namespace. */
+  /** Run the mesh controller: each mesh tenant's Gateway, mTLS, authorization and Sidecar. */
   readonly enabled: boolean
-  /** The namespace of the platform's ingress gateway; the AuthorizationPolicy admits traffic from it. */
+  /** The namespace of the platform's ingress gateway; the AuthorizationPolicy admits its identity. */
   readonly ingressNamespace: string
+  /** The ingress gateway's ServiceAccount in `ingressNamespace` (its mesh identity). */
+  readonly ingressServiceAccount: string
+  /** The labels that select the ingress gateway's pods (a tenant Gateway's `selector`). */
+  readonly ingressSelector: Readonly<Record<string, string>>
   /** The namespace of istiod; sidecars need egress to it through the default-deny policy. */
   readonly controlPlaneNamespace: string
+  /** The mesh's trust domain, the first part of a SPIFFE identity. */
+  readonly trustDomain: string
+  /** The platform's apps domain: a tenant serves `{username}.{domain}` by default. */
+  readonly appsDomain: string
+  /** A tenant's host: `{username}` and `{domain}` are replaced; the tenant also serves its subdomains. */
+  readonly hostTemplate: string
+  /**
+   * The TLS Secret of a tenant's hosts (`credentialName`), `{username}` replaced. The ingress
+   * gateway reads it from its own namespace (`ingressNamespace`), where the platform's certificate
+   * tooling must put it.
+   */
+  readonly credentialTemplate: string
 }
 
 export interface GatekeeperConfig {
@@ -33,7 +49,17 @@ export interface TenantOperatorConfig {
 export const defaultConfig: TenantOperatorConfig = {
   namespaceTemplate: "tenant-{name}",
   userPrefix: "",
-  mesh: { enabled: false, ingressNamespace: "istio-ingress", controlPlaneNamespace: "istio-system" },
+  mesh: {
+    enabled: false,
+    ingressNamespace: "istio-ingress",
+    ingressServiceAccount: "istio-ingressgateway",
+    ingressSelector: { istio: "ingressgateway" },
+    controlPlaneNamespace: "istio-system",
+    trustDomain: "cluster.local",
+    appsDomain: "apps.kleff.io",
+    hostTemplate: "{username}.{domain}",
+    credentialTemplate: "tenant-{username}-tls"
+  },
   gatekeeper: { enabled: false }
 }
 

@@ -1,55 +1,116 @@
 /**
- * The tenant's place in the Istio mesh, when the operator manages it: strict mTLS for the
- * namespace (`PeerAuthentication` `default`), an `AuthorizationPolicy` that admits only the
- * namespace itself and the platform's ingress gateway, and a NetworkPolicy that lets sidecars
- * reach istiod through the default-deny policy. No per-tenant Gateway: routes attach to the
- * platform's shared gateway. Nothing here when the mesh is disabled. Pure.
+ * A mesh tenant's place in the Istio mesh, as the mesh controller keeps it in the tenant's
+ * namespace:
+ * - a `Gateway` on the platform's ingress gateway serving the tenant's hosts (`{username}.{domain}`
+ *   and its subdomains by default): HTTPS with the tenant's certificate, HTTP redirected to HTTPS;
+ * - strict mTLS for the namespace (`PeerAuthentication` `default`);
+ * - an `AuthorizationPolicy` that admits the namespace itself and the ingress gateway's identity;
+ * - a `Sidecar` that limits the namespace's egress to itself and the mesh's control plane;
+ * - the NetworkPolicy that lets sidecars reach istiod through the default-deny policy.
+ * Pure: object builders only; whether a tenant is in the mesh is `MeshReconciler`'s.
  */
 import type { KubeObject } from "@kleff/core"
 import type { Tenant } from "../api/Tenant.ts"
-import type { TenantOperatorConfig } from "./Config.ts"
+import type { MeshConfig } from "./Config.ts"
 import { tenantChildLabels } from "./Namespace.ts"
-import { ownedByTenant } from "./Ownership.ts"
+import { ownedByMesh } from "./Ownership.ts"
 
+export const gatewayName = "tenant-gateway"
 export const peerAuthenticationName = "default"
 export const authorizationPolicyName = "allow-tenant-and-ingress"
+export const sidecarName = "default"
 export const allowMeshControlPlanePolicyName = "allow-istio-control-plane"
 
 /** istiod's xDS and CA port (the sidecar's only connection to the control plane). */
 export const istiodPort = 15012
 
+/** The tenant's own host: the host template with its username and the apps domain. */
+export const tenantHost = (tenant: Tenant, mesh: MeshConfig): string =>
+  mesh.hostTemplate.replaceAll("{username}", tenant.spec.username).replaceAll("{domain}", mesh.appsDomain)
+
+/** The hosts a tenant serves: its own host and every subdomain of it. */
+export const tenantHosts = (tenant: Tenant, mesh: MeshConfig): ReadonlyArray<string> => {
+  const host = tenantHost(tenant, mesh)
+  return [host, `*.${host}`]
+}
+
+/** The TLS Secret of the tenant's hosts, read by the ingress gateway from its own namespace. */
+export const tenantCredentialName = (tenant: Tenant, mesh: MeshConfig): string =>
+  mesh.credentialTemplate.replaceAll("{username}", tenant.spec.username)
+
+/** The ingress gateway's SPIFFE identity, as an AuthorizationPolicy names a principal. */
+export const ingressPrincipal = (mesh: MeshConfig): string =>
+  `${mesh.trustDomain}/ns/${mesh.ingressNamespace}/sa/${mesh.ingressServiceAccount}`
+
+const metadata = (tenant: Tenant, name: string, namespace: string) => ({
+  name,
+  namespace,
+  labels: tenantChildLabels(tenant)
+})
+
+export const desiredGateway = (tenant: Tenant, namespace: string, mesh: MeshConfig): KubeObject => {
+  const hosts = tenantHosts(tenant, mesh)
+  return ownedByMesh(tenant, {
+    apiVersion: "networking.istio.io/v1",
+    kind: "Gateway",
+    metadata: metadata(tenant, gatewayName, namespace),
+    spec: {
+      selector: mesh.ingressSelector,
+      servers: [
+        {
+          port: { number: 443, name: "https", protocol: "HTTPS" },
+          hosts,
+          tls: { mode: "SIMPLE", credentialName: tenantCredentialName(tenant, mesh) }
+        },
+        {
+          port: { number: 80, name: "http", protocol: "HTTP" },
+          hosts,
+          tls: { httpsRedirect: true }
+        }
+      ]
+    }
+  })
+}
+
 export const desiredPeerAuthentication = (tenant: Tenant, namespace: string): KubeObject =>
-  ownedByTenant(tenant, {
+  ownedByMesh(tenant, {
     apiVersion: "security.istio.io/v1",
     kind: "PeerAuthentication",
-    metadata: { name: peerAuthenticationName, namespace, labels: tenantChildLabels(tenant) },
+    metadata: metadata(tenant, peerAuthenticationName, namespace),
     spec: { mtls: { mode: "STRICT" } }
   })
 
-export const desiredAuthorizationPolicy = (
-  tenant: Tenant,
-  namespace: string,
-  config: TenantOperatorConfig
-): KubeObject =>
-  ownedByTenant(tenant, {
+export const desiredAuthorizationPolicy = (tenant: Tenant, namespace: string, mesh: MeshConfig): KubeObject =>
+  ownedByMesh(tenant, {
     apiVersion: "security.istio.io/v1",
     kind: "AuthorizationPolicy",
-    metadata: { name: authorizationPolicyName, namespace, labels: tenantChildLabels(tenant) },
+    metadata: metadata(tenant, authorizationPolicyName, namespace),
     spec: {
       action: "ALLOW",
-      rules: [{ from: [{ source: { namespaces: [namespace, config.mesh.ingressNamespace] } }] }]
+      rules: [
+        { from: [{ source: { namespaces: [namespace] } }] },
+        { from: [{ source: { principals: [ingressPrincipal(mesh)] } }] }
+      ]
     }
+  })
+
+export const desiredSidecar = (tenant: Tenant, namespace: string, mesh: MeshConfig): KubeObject =>
+  ownedByMesh(tenant, {
+    apiVersion: "networking.istio.io/v1",
+    kind: "Sidecar",
+    metadata: metadata(tenant, sidecarName, namespace),
+    spec: { egress: [{ hosts: ["./*", `${mesh.controlPlaneNamespace}/*`] }] }
   })
 
 export const desiredMeshControlPlanePolicy = (
   tenant: Tenant,
   namespace: string,
-  config: TenantOperatorConfig
+  mesh: MeshConfig
 ): KubeObject =>
-  ownedByTenant(tenant, {
+  ownedByMesh(tenant, {
     apiVersion: "networking.k8s.io/v1",
     kind: "NetworkPolicy",
-    metadata: { name: allowMeshControlPlanePolicyName, namespace, labels: tenantChildLabels(tenant) },
+    metadata: metadata(tenant, allowMeshControlPlanePolicyName, namespace),
     spec: {
       podSelector: {},
       egress: [
@@ -57,7 +118,7 @@ export const desiredMeshControlPlanePolicy = (
           to: [
             {
               namespaceSelector: {
-                matchLabels: { "kubernetes.io/metadata.name": config.mesh.controlPlaneNamespace }
+                matchLabels: { "kubernetes.io/metadata.name": mesh.controlPlaneNamespace }
               },
               podSelector: { matchLabels: { app: "istiod" } }
             }
@@ -69,15 +130,15 @@ export const desiredMeshControlPlanePolicy = (
     }
   })
 
+/** Everything a mesh tenant has in `namespace`, in the order it is created. */
 export const desiredMesh = (
   tenant: Tenant,
   namespace: string,
-  config: TenantOperatorConfig
-): ReadonlyArray<KubeObject> =>
-  config.mesh.enabled
-    ? [
-        desiredPeerAuthentication(tenant, namespace),
-        desiredAuthorizationPolicy(tenant, namespace, config),
-        desiredMeshControlPlanePolicy(tenant, namespace, config)
-      ]
-    : []
+  mesh: MeshConfig
+): ReadonlyArray<KubeObject> => [
+  desiredMeshControlPlanePolicy(tenant, namespace, mesh),
+  desiredPeerAuthentication(tenant, namespace),
+  desiredAuthorizationPolicy(tenant, namespace, mesh),
+  desiredSidecar(tenant, namespace, mesh),
+  desiredGateway(tenant, namespace, mesh)
+]

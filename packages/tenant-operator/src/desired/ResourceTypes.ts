@@ -32,6 +32,22 @@ export const AuthorizationPolicyType: ResourceType = {
   namespaced: true
 }
 
+export const GatewayType: ResourceType = {
+  group: "networking.istio.io",
+  version: "v1",
+  kind: "Gateway",
+  plural: "gateways",
+  namespaced: true
+}
+
+export const SidecarType: ResourceType = {
+  group: "networking.istio.io",
+  version: "v1",
+  kind: "Sidecar",
+  plural: "sidecars",
+  namespaced: true
+}
+
 /** OPA Gatekeeper's constraint kind for the `k8sallowedrepos` ConstraintTemplate (cluster-scoped). */
 export const K8sAllowedReposType: ResourceType = {
   group: "constraints.gatekeeper.sh",

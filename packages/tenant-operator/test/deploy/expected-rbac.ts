@@ -67,6 +67,17 @@ export const expectedComponentRules: Readonly<
         apiGroups: ["security.istio.io"],
         resources: ["peerauthentications", "authorizationpolicies"],
         verbs: ["list", "watch", "create", "patch", "delete"]
+      },
+      {
+        apiGroups: ["networking.istio.io"],
+        resources: ["gateways", "sidecars"],
+        verbs: ["list", "watch", "create", "patch", "delete"]
+      },
+      {
+        apiGroups: ["apiextensions.k8s.io"],
+        resources: ["customresourcedefinitions"],
+        resourceNames: ["gateways.networking.istio.io"],
+        verbs: ["list", "watch"]
       }
     ]
   },

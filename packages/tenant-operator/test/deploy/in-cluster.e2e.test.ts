@@ -39,6 +39,7 @@ import {
   uniqueName
 } from "../e2e/harness.ts"
 import { lifecycleScenario } from "../e2e/lifecycle.ts"
+import { installMeshCrds } from "../meshCrds.ts"
 import { expectedRules } from "./expected-rbac.ts"
 import {
   find,
@@ -347,8 +348,6 @@ const standInCrd = (
 })
 
 const standInCrds = [
-  standInCrd("security.istio.io", "v1", "PeerAuthentication", "peerauthentications", "Namespaced"),
-  standInCrd("security.istio.io", "v1", "AuthorizationPolicy", "authorizationpolicies", "Namespaced"),
   standInCrd("templates.gatekeeper.sh", "v1", "ConstraintTemplate", "constrainttemplates", "Cluster"),
   standInCrd("constraints.gatekeeper.sh", "v1beta1", "K8sAllowedRepos", "k8sallowedrepos", "Cluster")
 ]
@@ -628,7 +627,7 @@ describeCluster("deploy/ on a real API server", () => {
     })
   })
 
-  describe("with the optional components (on stand-in Istio and Gatekeeper CRDs)", () => {
+  describe("with the optional components (on Istio's real CRDs and stand-in Gatekeeper CRDs)", () => {
     it("the operator, with both integrations and their components' RBAC, provisions and deletes a tenant; nothing forbidden", async () => {
       const kubectl = admin()
       const components = ["components/istio", "components/gatekeeper"]
@@ -640,6 +639,7 @@ describeCluster("deploy/ on a real API server", () => {
       try {
         await ensureInstalled()
         await installOperator(adminKubeconfig())
+        await installMeshCrds(adminKubeconfig(), ["istio"])
         await kubectl.ok(["apply", "-f", "-"], toYaml(standInCrds))
         await kubectl.ok([
           "wait",
@@ -686,6 +686,8 @@ describeCluster("deploy/ on a real API server", () => {
           JSON.stringify(tenant.status)
         )
         assert.isDefined(await kubectl.find("peerauthentications.security.istio.io", "default", namespace))
+        assert.isDefined(await kubectl.find("gateways.networking.istio.io", "tenant-gateway", namespace))
+        assert.isDefined(await kubectl.find("sidecars.networking.istio.io", "default", namespace))
         assert.isDefined(
           await kubectl.find("authorizationpolicies.security.istio.io", "allow-tenant-and-ingress", namespace)
         )

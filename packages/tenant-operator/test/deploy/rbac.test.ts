@@ -6,13 +6,14 @@
  * that everything else is denied.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { apiVersionOf, type ResourceType } from "@kleff/core"
+import { apiVersionOf, type KubeObject, type Reconciler, type ResourceType } from "@kleff/core"
 import { Interpreter, LeaderElection, Snapshot } from "@kleff/k8s"
 import { PlanType } from "../../src/api/Plan.ts"
 import { TenantType, tenantCrdName } from "../../src/api/Tenant.ts"
 import { tenantOwnerClusterRole } from "../../src/desired/Access.ts"
 import { tenantOwnedTypes } from "../../src/desired/Children.ts"
 import { makeConfig } from "../../src/desired/Config.ts"
+import { gatewayCrdName, makeMeshReconciler, meshOwnedTypes } from "../../src/MeshReconciler.ts"
 import { makeTenantReconciler } from "../../src/TenantReconciler.ts"
 import { expectedComponentRules, expectedRules } from "./expected-rbac.ts"
 import {
@@ -57,6 +58,23 @@ const verbsOn = (roles: ReadonlyMap<string, RoleObject>, resource: string): Read
       .map((permission) => permission.split(" ")[0] ?? "")
   )
 
+/** `roles` let the operator list and watch every kind `reconciler` caches (by name where it watches one object). */
+const assertCachesReadable = <P extends KubeObject, D>(
+  reconciler: Reconciler<P, D>,
+  roles: ReadonlyMap<string, RoleObject>
+): void => {
+  for (const type of Snapshot.kindsOf(reconciler)) {
+    const { fieldSelector } = Snapshot.selectionOf(reconciler, type)
+    const name = fieldSelector?.replace(/^metadata\.name=/u, "")
+    const resource = name === undefined ? resourceOf(type) : `${resourceOf(type)}:${name}`
+    const verbs = verbsOn(roles, resource)
+    assert.isTrue(
+      verbs.has("list") && verbs.has("watch"),
+      `${reconciler.name}: ${resource}: ${[...verbs].join(",")}`
+    )
+  }
+}
+
 describe("deploy/: the operator's RBAC", () => {
   it("is exactly the expected set of permissions, role by role", () => {
     const diff = difference(operatorRoles, expectedRules)
@@ -90,14 +108,16 @@ describe("deploy/: the operator's RBAC", () => {
     }
   })
 
-  it("never grants Secrets, Pods, nodes, CRDs or RBAC roles; only reads the Tenant CRD, by name", () => {
+  it("never grants Secrets, Pods, nodes, CRDs or RBAC roles; only reads the Tenant CRD and, with Istio, its Gateway CRD, by name", () => {
     const everything = rolesOfOperator(kustomizeWithComponents(Object.keys(expectedComponentRules)))
     const crds = [...everything.values()]
       .flatMap((role) => permissionsOf(role.rules ?? []))
       .filter((permission) => permission.includes(" apiextensions.k8s.io/customresourcedefinitions"))
     assert.sameMembers(crds, [
       `list apiextensions.k8s.io/customresourcedefinitions:${tenantCrdName}`,
-      `watch apiextensions.k8s.io/customresourcedefinitions:${tenantCrdName}`
+      `watch apiextensions.k8s.io/customresourcedefinitions:${tenantCrdName}`,
+      `list apiextensions.k8s.io/customresourcedefinitions:${gatewayCrdName}`,
+      `watch apiextensions.k8s.io/customresourcedefinitions:${gatewayCrdName}`
     ])
     for (const resource of [
       "core/secrets",
@@ -119,13 +139,7 @@ describe("deploy/: the operator's RBAC", () => {
     const defaultReconciler = makeTenantReconciler(makeConfig())
 
     it("lists and watches every kind the Tenant controller caches: its primary, owned and referenced kinds (by name where it watches one object)", () => {
-      for (const type of Snapshot.kindsOf(defaultReconciler)) {
-        const { fieldSelector } = Snapshot.selectionOf(defaultReconciler, type)
-        const name = fieldSelector?.replace(/^metadata\.name=/u, "")
-        const resource = name === undefined ? resourceOf(type) : `${resourceOf(type)}:${name}`
-        const verbs = verbsOn(operatorRoles, resource)
-        assert.isTrue(verbs.has("list") && verbs.has("watch"), `${resource}: ${[...verbs].join(",")}`)
-      }
+      assertCachesReadable(defaultReconciler, operatorRoles)
     })
 
     it("creates, server-side applies (patch) and deletes every kind a Tenant owns — and no other kind", () => {
@@ -152,11 +166,14 @@ describe("deploy/: the operator's RBAC", () => {
     it("owns the optional kinds only through their components", () => {
       const base = new Set(tenantOwnedTypes(makeConfig()).map(resourceOf))
       const cases = [
-        { component: "components/istio", config: makeConfig({ mesh: { enabled: true } }) },
-        { component: "components/gatekeeper", config: makeConfig({ gatekeeper: { enabled: true } }) }
+        { component: "components/istio", owned: meshOwnedTypes },
+        {
+          component: "components/gatekeeper",
+          owned: tenantOwnedTypes(makeConfig({ gatekeeper: { enabled: true } }))
+        }
       ]
-      for (const { component, config } of cases) {
-        const extra = tenantOwnedTypes(config).filter((type) => !base.has(resourceOf(type)))
+      for (const { component, owned } of cases) {
+        const extra = owned.filter((type) => !base.has(resourceOf(type)))
         assert.isNotEmpty(extra, component)
         const withComponent = rolesOfOperator(kustomizeWithComponents([component]))
         for (const type of extra) {
@@ -172,6 +189,11 @@ describe("deploy/: the operator's RBAC", () => {
           )
         }
       }
+    })
+
+    it("with components/istio, lists and watches every kind the mesh controller caches", () => {
+      const mesh = makeMeshReconciler(makeConfig({ mesh: { enabled: true } }).mesh)
+      assertCachesReadable(mesh, rolesOfOperator(kustomizeWithComponents(["components/istio"])))
     })
 
     it("patches the Tenant (its finalizer) and its status, and only reads Plans", () => {
