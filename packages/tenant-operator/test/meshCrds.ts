@@ -63,23 +63,35 @@ export const bundleHashAnnotation = "kleff.io/test-bundle-sha256"
 
 const sleep = (millis: number) => new Promise((resolve) => setTimeout(resolve, millis))
 
-/** Whether every CRD of the bundle is there from these very files, and Established. */
+/**
+ * Whether every CRD of the bundle is there from these very files (the hash annotation, and the
+ * same versions: a test's stand-in CRD of the same name would have kept the annotation), and
+ * Established.
+ */
 const alreadyInstalled = async (
   kubectl: Kubectl,
-  names: ReadonlyArray<string>,
+  crds: ReadonlyArray<KubeObject>,
   hash: string
 ): Promise<boolean> => {
   const annotation = bundleHashAnnotation.replaceAll(".", "\\.")
   const run = await kubectl.run([
     "get",
     "customresourcedefinitions",
-    ...names,
+    ...crds.map((crd) => crd.metadata.name),
     "--ignore-not-found",
     "-o",
-    `jsonpath={range .items[*]}{.metadata.name} {.metadata.annotations.${annotation}} {.status.conditions[?(@.type=="Established")].status}{"\\n"}{end}`
+    `jsonpath={range .items[*]}{.metadata.name}|{.metadata.annotations.${annotation}}|{.spec.versions[*].name}|{.status.conditions[?(@.type=="Established")].status}{"\\n"}{end}`
   ])
-  const current = new Set(run.stdout.split("\n").filter((line) => line.endsWith(` ${hash} True`)))
-  return run.code === 0 && names.every((name) => current.has(`${name} ${hash} True`))
+  const current = new Set(run.stdout.split("\n"))
+  return (
+    run.code === 0 &&
+    crds.every((crd) => {
+      const versions = (crd.spec as { versions: ReadonlyArray<{ name: string }> }).versions
+      return current.has(
+        `${crd.metadata.name}|${hash}|${versions.map((version) => version.name).join(" ")}|True`
+      )
+    })
+  )
 }
 
 const install = async (kubeconfig: string, bundle: Bundle): Promise<ReadonlyArray<string>> => {
@@ -88,8 +100,9 @@ const install = async (kubeconfig: string, bundle: Bundle): Promise<ReadonlyArra
   for (const file of await crdFiles(bundle)) hash.update(readFileSync(file))
   const digest = hash.digest("hex").slice(0, 16)
   const objects = await bundleObjects(bundle)
-  const names = await crdNames(bundle)
-  if (await alreadyInstalled(kubectl, names, digest)) return names
+  const crds = objects.filter((object) => object.kind === "CustomResourceDefinition")
+  const names = crds.map((crd) => crd.metadata.name)
+  if (await alreadyInstalled(kubectl, crds, digest)) return names
   const manifest = toYaml(
     objects.map((object) => ({
       ...object,

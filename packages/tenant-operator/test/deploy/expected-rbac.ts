@@ -67,6 +67,11 @@ export const expectedComponentRules: Readonly<
         apiGroups: ["security.istio.io"],
         resources: ["peerauthentications", "authorizationpolicies"],
         verbs: ["list", "watch", "create", "patch", "delete"]
+      },
+      {
+        apiGroups: ["networking.istio.io"],
+        resources: ["gateways", "sidecars"],
+        verbs: ["list", "watch", "create", "patch", "delete"]
       }
     ]
   },
