@@ -12,13 +12,13 @@ import { tenantOwnerClusterRole } from "../../src/desired/Access.ts"
 import { trustedRegistriesPolicyName } from "../../src/desired/Isolation.ts"
 import { readRepoFile } from "../fixtures.ts"
 import {
+  type EnvVar,
   find,
+  flagValue,
   idOf,
   kustomize,
   kustomizeWithComponents,
   operatorNamespace,
-  permissionsOf,
-  type RoleObject,
   serviceAccountName
 } from "./manifests.ts"
 
@@ -30,11 +30,7 @@ interface Container {
   readonly name: string
   readonly image: string
   readonly args: ReadonlyArray<string>
-  readonly env?: ReadonlyArray<{
-    readonly name: string
-    readonly value?: string
-    readonly valueFrom?: { readonly configMapKeyRef?: { readonly name: string; readonly key: string } }
-  }>
+  readonly env?: ReadonlyArray<EnvVar>
   readonly ports: ReadonlyArray<{ readonly name: string; readonly containerPort: number }>
   readonly livenessProbe: Probe
   readonly readinessProbe: Probe
@@ -83,15 +79,6 @@ const manager = kustomize("deploy/manager")
 const deployment = find<DeploymentObject>(all, "Deployment", "tenant-operator")
 const pod = deployment.spec.template.spec
 const container = pod.containers[0] as Container
-
-/** The value of `--flag` in `args`, whether written `--flag=value` or `--flag value`. */
-const flagValue = (args: ReadonlyArray<string>, flag: string): string | undefined => {
-  for (const [index, arg] of args.entries()) {
-    if (arg.startsWith(`${flag}=`)) return arg.slice(flag.length + 1)
-    if (arg === flag) return args[index + 1]
-  }
-  return undefined
-}
 
 describe("deploy/ (kubectl apply -k deploy)", () => {
   it("installs the CRDs, the cluster objects tenants depend on, the guard and the operator", () => {
@@ -285,109 +272,7 @@ describe("deploy/guard", () => {
   })
 })
 
-/** The kleff-tenant-hosts policy and its params (deploy/components/istio). */
-const tenantHostsPolicy = "kleff-tenant-hosts"
-const meshHostsConfigMap = "kleff-mesh-hosts"
-
-interface ScopePolicy extends KubeObject {
-  readonly spec: {
-    readonly matchConstraints: {
-      readonly resourceRules: ReadonlyArray<{
-        readonly apiGroups: ReadonlyArray<string>
-        readonly resources: ReadonlyArray<string>
-      }>
-    }
-  }
-}
-
 describe("deploy/components", () => {
-  it("istio: adds --enable-istio, its RBAC, and Istio's kinds to the operator's scope policy", () => {
-    const objects = kustomizeWithComponents(["components/istio"])
-    const args = find<DeploymentObject>(objects, "Deployment", "tenant-operator").spec.template.spec
-      .containers[0]?.args
-    assert.include(args ?? [], "--enable-istio")
-    assert.notInclude(args ?? [], "--enable-gatekeeper")
-    const rules = find<RoleObject>(objects, "ClusterRole", "kleff-tenant-operator-istio").rules ?? []
-    assert.includeMembers(
-      [...permissionsOf(rules)],
-      [
-        "security.istio.io/peerauthentications",
-        "security.istio.io/authorizationpolicies",
-        "networking.istio.io/gateways",
-        "networking.istio.io/sidecars"
-      ].flatMap((resource) =>
-        ["list", "watch", "create", "patch", "delete"].map((verb) => `${verb} ${resource}`)
-      )
-    )
-    find(objects, "ClusterRoleBinding", "kleff-tenant-operator-istio")
-    const scope = find<ScopePolicy>(objects, "ValidatingAdmissionPolicy", "kleff-tenant-operator-scope")
-    const scoped = scope.spec.matchConstraints.resourceRules.flatMap((rule) =>
-      rule.apiGroups.flatMap((group) => rule.resources.map((resource) => `${group}/${resource}`))
-    )
-    assert.includeMembers(scoped, [
-      "security.istio.io/peerauthentications",
-      "security.istio.io/authorizationpolicies",
-      "networking.istio.io/gateways",
-      "networking.istio.io/sidecars"
-    ])
-  })
-
-  it("istio: the tenants' hosts come from one ConfigMap, read by the operator's flags and the kleff-tenant-hosts policy alike", () => {
-    const objects = kustomizeWithComponents(["components/istio"])
-    const hosts = find<KubeObject & { readonly data: Readonly<Record<string, string>> }>(
-      objects,
-      "ConfigMap",
-      meshHostsConfigMap
-    )
-    assert.strictEqual(hosts.metadata.namespace, operatorNamespace)
-    assert.sameMembers(Object.keys(hosts.data), ["domain", "hostTemplate"])
-    assert.strictEqual(hosts.data.hostTemplate, "{username}.{domain}")
-
-    // The operator: each flag is `$(VAR)` of an environment variable set from that ConfigMap's key
-    // (the kubelet expands it when it starts the container).
-    const container = find<DeploymentObject>(objects, "Deployment", "tenant-operator").spec.template.spec
-      .containers[0] as Container
-    for (const [flag, key] of [
-      ["--mesh-apps-domain", "domain"],
-      ["--mesh-host-template", "hostTemplate"]
-    ] as const) {
-      const variable = /^\$\(([A-Z_]+)\)$/.exec(flagValue(container.args, flag) ?? "")?.[1]
-      assert.isDefined(variable, `${flag}: ${container.args.join(" ")}`)
-      const source = container.env?.find((entry) => entry.name === variable)?.valueFrom?.configMapKeyRef
-      assert.deepStrictEqual(source, { name: meshHostsConfigMap, key }, flag)
-    }
-
-    // The policy: its params are that ConfigMap, and a missing one refuses rather than allows.
-    const policy = find<KubeObject & { readonly spec: Record<string, unknown> }>(
-      objects,
-      "ValidatingAdmissionPolicy",
-      tenantHostsPolicy
-    )
-    assert.deepStrictEqual(policy.spec.paramKind, { apiVersion: "v1", kind: "ConfigMap" })
-    assert.strictEqual(policy.spec.failurePolicy, "Fail")
-    const binding = find<KubeObject & { readonly spec: Record<string, unknown> }>(
-      objects,
-      "ValidatingAdmissionPolicyBinding",
-      tenantHostsPolicy
-    )
-    assert.deepStrictEqual(binding.spec, {
-      policyName: tenantHostsPolicy,
-      paramRef: { name: meshHostsConfigMap, namespace: operatorNamespace, parameterNotFoundAction: "Deny" },
-      validationActions: ["Deny"]
-    })
-    // Nothing of it without the component.
-    for (const [kind, name] of [
-      ["ConfigMap", meshHostsConfigMap],
-      ["ValidatingAdmissionPolicy", tenantHostsPolicy],
-      ["ValidatingAdmissionPolicyBinding", tenantHostsPolicy]
-    ] as const) {
-      assert.isUndefined(
-        all.find((object) => object.kind === kind && object.metadata.name === name),
-        name
-      )
-    }
-  })
-
   it("gatekeeper: adds --enable-gatekeeper, the ConstraintTemplate, its RBAC and scope", () => {
     const objects = kustomizeWithComponents(["components/gatekeeper"])
     const args = find<DeploymentObject>(objects, "Deployment", "tenant-operator").spec.template.spec
