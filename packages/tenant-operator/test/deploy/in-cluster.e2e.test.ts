@@ -8,7 +8,8 @@
  *      e2e/lifecycle.ts: the permissions are enough (no Forbidden anywhere in its log);
  *   3. the same identity is refused everything else, asked of the API server itself
  *      (SelfSubjectAccessReviews), and the scope policies refuse what RBAC alone would allow;
- *   4. the optional components (Istio, Gatekeeper) on stand-in CRDs of those projects: their
+ *   4. the optional components (Istio, Gatekeeper) on Istio's real CRDs and stand-ins of
+ *      Gatekeeper's: their
  *      RBAC is enough for a Tenant's life with both integrations on;
  *   5. uninstalling: `kubectl delete -k deploy` keeps the CRDs (the guard), and
  *      `kubectl delete -k deploy/manager` removes the operator and leaves a live tenant alone,
@@ -24,6 +25,7 @@ import type { KubeObject } from "@kleff/core"
 import { vi } from "vitest"
 import { parse, stringify } from "yaml"
 import { describeCluster, kubeconfigPath } from "../../../k8s/test/cluster.ts"
+import { anchorConfigMapParams } from "../configMapParamsAnchor.ts"
 import {
   deleteTenants,
   eventually,
@@ -42,6 +44,8 @@ import { lifecycleScenario } from "../e2e/lifecycle.ts"
 import { installMeshCrds } from "../meshCrds.ts"
 import { expectedRules } from "./expected-rbac.ts"
 import {
+  type EnvVar,
+  expandArgs,
   find,
   kustomize,
   operatorNamespace,
@@ -320,7 +324,8 @@ const refusedAccesses: ReadonlyArray<Access> = [
 ]
 
 // ---------------------------------------------------------------------------------------------
-// stand-ins for the CRDs of Istio and Gatekeeper: the kinds, served, any content accepted
+// stand-ins for the CRDs of Gatekeeper: the kinds, served, any content accepted (Istio's are the
+// real ones, from meshCrds.ts)
 
 const standInCrd = (
   group: string,
@@ -627,7 +632,7 @@ describeCluster("deploy/ on a real API server", () => {
     })
   })
 
-  describe("with the optional components (on Istio's real CRDs and stand-in Gatekeeper CRDs)", () => {
+  describe("with the optional components (on Istio's CRDs and stand-in Gatekeeper CRDs)", () => {
     it("the operator, with both integrations and their components' RBAC, provisions and deletes a tenant; nothing forbidden", async () => {
       const kubectl = admin()
       const components = ["components/istio", "components/gatekeeper"]
@@ -640,6 +645,8 @@ describeCluster("deploy/ on a real API server", () => {
         await ensureInstalled()
         await installOperator(adminKubeconfig())
         await installMeshCrds(adminKubeconfig(), ["istio"])
+        // The component's kleff-tenant-hosts binding is deleted below: kubernetes#130887.
+        await anchorConfigMapParams(adminKubeconfig())
         await kubectl.ok(["apply", "-f", "-"], toYaml(standInCrds))
         await kubectl.ok([
           "wait",
@@ -654,25 +661,41 @@ describeCluster("deploy/ on a real API server", () => {
           (run) => run.code === 0,
           60_000
         )
-        // The Deployment's flags as the overlay makes them (the harness binds its own ports).
-        const deployment = find(
-          JSON.parse(await kubectl.ok(["get", "-k", overlay.path, "-o", "json"])).items,
-          "Deployment",
-          "tenant-operator"
-        ) as KubeObject & {
+        // The Deployment's flags as the overlay makes them and the kubelet would expand them (the
+        // tenants' hosts from the ConfigMap kleff-mesh-hosts); the harness binds its own ports.
+        const applied: ReadonlyArray<KubeObject> = JSON.parse(
+          await kubectl.ok(["get", "-k", overlay.path, "-o", "json"])
+        ).items
+        const deployment = find(applied, "Deployment", "tenant-operator") as KubeObject & {
           readonly spec: {
             readonly template: {
-              readonly spec: { readonly containers: ReadonlyArray<{ readonly args: ReadonlyArray<string> }> }
+              readonly spec: {
+                readonly containers: ReadonlyArray<{
+                  readonly args: ReadonlyArray<string>
+                  readonly env?: ReadonlyArray<EnvVar>
+                }>
+              }
             }
           }
         }
-        const args = (deployment.spec.template.spec.containers[0]?.args ?? []).filter(
+        const container = deployment.spec.template.spec.containers[0] ?? { args: [] }
+        const configMaps = applied.filter((object) => object.kind === "ConfigMap")
+        const args = expandArgs(container, configMaps).filter(
           (arg) =>
             arg !== "run" &&
             !arg.startsWith("--metrics-bind-address") &&
             !arg.startsWith("--health-probe-bind-address")
         )
-        assert.includeMembers([...args], ["--enable-istio", "--enable-gatekeeper", "--leader-elect"])
+        assert.includeMembers(
+          [...args],
+          [
+            "--enable-istio",
+            "--enable-gatekeeper",
+            "--leader-elect",
+            "--mesh-apps-domain=apps.example.com",
+            "--mesh-host-template={username}.{domain}"
+          ]
+        )
         operator = await startOperator({ kubeconfig: await serviceAccountKubeconfig(), args })
 
         await kubectl.ok(
@@ -711,11 +734,16 @@ describeCluster("deploy/ on a real API server", () => {
         }
         if (operator?.isRunning() === true) await operator.stop()
         // Back to the default install: flags and scope as deploy/ has them, no component RBAC,
-        // no stand-in kinds.
+        // no tenant hosts policy (it would refuse Gateways in other tests' tenant namespaces), no
+        // stand-in kinds. Istio's CRDs stay, for other test files.
         installed = undefined
         await ensureInstalled()
-        for (const component of components) {
-          await kubectl.ok(["delete", "-f", `deploy/${component}/clusterrole.yaml`, "--ignore-not-found"])
+        for (const file of [
+          ...components.map((component) => `deploy/${component}/clusterrole.yaml`),
+          "deploy/components/istio/tenant-hosts-policy.yaml",
+          "deploy/components/istio/mesh-hosts.yaml"
+        ]) {
+          await kubectl.ok(["delete", "-f", file, "--ignore-not-found"])
         }
         await kubectl.ok([
           "delete",
@@ -723,7 +751,12 @@ describeCluster("deploy/ on a real API server", () => {
           "k8sallowedrepos",
           "--ignore-not-found"
         ])
-        await kubectl.ok(["delete", "crd", "-l", "kleff.io/test=stand-in", "--ignore-not-found"])
+        await kubectl.ok([
+          "delete",
+          "crd",
+          ...standInCrds.map((crd) => crd.metadata.name),
+          "--ignore-not-found"
+        ])
         overlay.remove()
         release()
       }

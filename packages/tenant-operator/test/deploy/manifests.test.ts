@@ -12,7 +12,9 @@ import { tenantOwnerClusterRole } from "../../src/desired/Access.ts"
 import { trustedRegistriesPolicyName } from "../../src/desired/Isolation.ts"
 import { readRepoFile } from "../fixtures.ts"
 import {
+  type EnvVar,
   find,
+  flagValue,
   idOf,
   kustomize,
   kustomizeWithComponents,
@@ -28,7 +30,7 @@ interface Container {
   readonly name: string
   readonly image: string
   readonly args: ReadonlyArray<string>
-  readonly env?: ReadonlyArray<{ readonly name: string; readonly value?: string }>
+  readonly env?: ReadonlyArray<EnvVar>
   readonly ports: ReadonlyArray<{ readonly name: string; readonly containerPort: number }>
   readonly livenessProbe: Probe
   readonly readinessProbe: Probe
@@ -77,15 +79,6 @@ const manager = kustomize("deploy/manager")
 const deployment = find<DeploymentObject>(all, "Deployment", "tenant-operator")
 const pod = deployment.spec.template.spec
 const container = pod.containers[0] as Container
-
-/** The value of `--flag` in `args`, whether written `--flag=value` or `--flag value`. */
-const flagValue = (args: ReadonlyArray<string>, flag: string): string | undefined => {
-  for (const [index, arg] of args.entries()) {
-    if (arg.startsWith(`${flag}=`)) return arg.slice(flag.length + 1)
-    if (arg === flag) return args[index + 1]
-  }
-  return undefined
-}
 
 describe("deploy/ (kubectl apply -k deploy)", () => {
   it("installs the CRDs, the cluster objects tenants depend on, the guard and the operator", () => {
@@ -280,20 +273,6 @@ describe("deploy/guard", () => {
 })
 
 describe("deploy/components", () => {
-  it("istio: adds --enable-istio, its RBAC, and Istio's kinds to the operator's scope policy", () => {
-    const objects = kustomizeWithComponents(["components/istio"])
-    const args = find<DeploymentObject>(objects, "Deployment", "tenant-operator").spec.template.spec
-      .containers[0]?.args
-    assert.include(args ?? [], "--enable-istio")
-    assert.notInclude(args ?? [], "--enable-gatekeeper")
-    find(objects, "ClusterRole", "kleff-tenant-operator-istio")
-    find(objects, "ClusterRoleBinding", "kleff-tenant-operator-istio")
-    assert.include(
-      JSON.stringify(find(objects, "ValidatingAdmissionPolicy", "kleff-tenant-operator-scope")),
-      "peerauthentications"
-    )
-  })
-
   it("gatekeeper: adds --enable-gatekeeper, the ConstraintTemplate, its RBAC and scope", () => {
     const objects = kustomizeWithComponents(["components/gatekeeper"])
     const args = find<DeploymentObject>(objects, "Deployment", "tenant-operator").spec.template.spec
