@@ -18,7 +18,7 @@
  * the API server other than through its watches.
  */
 import { groupOf, type KubeObject, type ResourceType } from "@kleff/core"
-import { Context, Effect, Fiber, Layer, Scope, Stream } from "effect"
+import { Context, Effect, Fiber, Layer, Queue, Scope, Stream } from "effect"
 import { Client } from "./Client.ts"
 import { resourceName } from "./internal/paths.ts"
 import type { Runnable } from "./Manager.ts"
@@ -140,6 +140,8 @@ interface Entry {
   readonly store: Store
   readonly managers: Set<string>
   readonly matches: (object: KubeObject) => boolean
+  /** Signalled by each write of this process the informer's selection matches: the kind is served. */
+  readonly written: Queue.Queue<void>
   /** The running watch, once started. */
   fiber: Fiber.Fiber<void> | undefined
 }
@@ -155,7 +157,7 @@ export const make: Effect.Effect<InformersService, never, Client | Scope.Scope> 
     Effect.gen(function* () {
       if (entry.fiber !== undefined) yield* Fiber.interrupt(entry.fiber)
       const { type, selection } = entry.informer
-      entry.fiber = yield* watcher(type, selection).pipe(
+      entry.fiber = yield* watcher(type, { ...selection, served: Queue.take(entry.written) }).pipe(
         Stream.runForEach(entry.store.apply),
         Effect.provideService(Client, client),
         Effect.annotateLogs({ informer: entry.informer.description }),
@@ -195,6 +197,7 @@ export const make: Effect.Effect<InformersService, never, Client | Scope.Scope> 
         store: store as unknown as Store,
         managers,
         matches: matcher(selection),
+        written: yield* Queue.sliding<void>(1),
         fiber: undefined
       }
       entries.set(key, entry)
@@ -223,6 +226,7 @@ export const make: Effect.Effect<InformersService, never, Client | Scope.Scope> 
           // Each cache trims managed fields to its own managers on ingest: one copy of the metadata each.
           const copy = writes.length === 0 ? object : { ...object, metadata: { ...object.metadata } }
           writes.push(entry.store.apply({ _tag: "Applied", object: copy }))
+          Queue.offerUnsafe(entry.written, undefined)
         }
         return Effect.all(writes, { discard: true })
       })

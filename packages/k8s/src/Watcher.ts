@@ -18,7 +18,8 @@
  * relists at once, unless it follows a relist whose watch never delivered anything (no spinning).
  * A 404 on the list means the kind is not served (its CRD is not installed, or was deleted): the
  * consumer learns it holds nothing (an empty `Restarted`, so a cache of it counts as synced), and
- * the list is tried again with the backoff until the kind is served, then watched as usual.
+ * the list is tried again with the backoff until the kind is served (or at once, when `served`
+ * says so: a cache fed by this process's writes must not go stale unwatched), then watched as usual.
  *
  * It owns no cache: a `Restarted` carries the complete list and consumers swap to it atomically
  * (see `Store`). It must not interpret objects beyond their resourceVersion.
@@ -173,6 +174,12 @@ export interface WatcherOptions {
    * If the server no longer has it (410), the watcher relists as usual.
    */
   readonly resumeFrom?: string | undefined
+  /**
+   * While the kind is not served, list again as soon as this completes instead of waiting out the
+   * backoff: its owner's evidence that the kind is served now (say, this process just created an
+   * object of it).
+   */
+  readonly served?: Effect.Effect<void> | undefined
 }
 
 /** Exponential from 800 ms, ×2, capped at 30 s, each delay jittered by ±20 %. */
@@ -236,7 +243,10 @@ export const watcher = <T extends KubeObject>(
               )
             }
             if (t.backoff || (t.state._tag === "Empty" && unprovenRelist)) {
-              yield* backoff(undefined).pipe(Effect.catchCause(() => Effect.void))
+              const wait = backoff(undefined).pipe(Effect.catchCause(() => Effect.void))
+              yield* t.state._tag === "NotServed" && options.served !== undefined
+                ? Effect.raceFirst(wait, options.served)
+                : wait
             }
           })
 
