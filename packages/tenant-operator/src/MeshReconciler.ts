@@ -26,7 +26,8 @@ import { Predicate, Result } from "effect"
 import { type Plan, PlanType } from "./api/Plan.ts"
 import { type StoredTenant, type Tenant, TenantType } from "./api/Tenant.ts"
 import type { MeshConfig } from "./desired/Config.ts"
-import { desiredMesh, gatewayName, tenantHosts } from "./desired/Mesh.ts"
+import { tenantHosts } from "./desired/Hosts.ts"
+import { desiredMesh, gatewayName } from "./desired/Mesh.ts"
 import { meshManagedBy } from "./desired/Ownership.ts"
 import {
   AuthorizationPolicyType,

@@ -206,6 +206,14 @@ describe("desired children of the tenant controller with Istio and Gatekeeper en
   })
   const all = allChildren(desiredTenantChildren(tenant, basic, namespace, config))
 
+  it("record the tenant's host on its namespace, for the hosts admission policy", () => {
+    assert.deepStrictEqual(one(all, "Namespace").metadata.annotations, {
+      "kleff.io/tenant-host": "exampleuser.apps.kleff.io"
+    })
+    const without = allChildren(desiredTenantChildren(tenant, basic, namespace, defaultConfig))
+    assert.isUndefined(one(without, "Namespace").metadata.annotations)
+  })
+
   it("leave the mesh to the mesh controller", () => {
     for (const kind of ["PeerAuthentication", "AuthorizationPolicy", "Sidecar", "Gateway"])
       assert.deepStrictEqual(byKind(all, kind), [], kind)

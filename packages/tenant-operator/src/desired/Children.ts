@@ -46,7 +46,7 @@ export const desiredTenantChildren = (
 ): TenantChildren => {
   const limitRange = desiredLimitRange(tenant, plan, namespace)
   return {
-    namespace: desiredNamespace(tenant, plan, namespace),
+    namespace: desiredNamespace(tenant, plan, namespace, config),
     plan: [desiredResourceQuota(tenant, plan, namespace), ...(limitRange === undefined ? [] : [limitRange])],
     access: [desiredOwnerRoleBinding(tenant, namespace, config)],
     isolation: desiredIsolation(tenant, plan, namespace, config)

@@ -12,6 +12,7 @@
 import type { KubeObject } from "@kleff/core"
 import type { Tenant } from "../api/Tenant.ts"
 import type { MeshConfig } from "./Config.ts"
+import { tenantHosts } from "./Hosts.ts"
 import { tenantChildLabels } from "./Namespace.ts"
 import { ownedByMesh } from "./Ownership.ts"
 
@@ -23,16 +24,6 @@ export const allowMeshControlPlanePolicyName = "allow-istio-control-plane"
 
 /** istiod's xDS and CA port (the sidecar's only connection to the control plane). */
 export const istiodPort = 15012
-
-/** The tenant's own host: the host template with its username and the apps domain. */
-export const tenantHost = (tenant: Tenant, mesh: MeshConfig): string =>
-  mesh.hostTemplate.replaceAll("{username}", tenant.spec.username).replaceAll("{domain}", mesh.appsDomain)
-
-/** The hosts a tenant serves: its own host and every subdomain of it. */
-export const tenantHosts = (tenant: Tenant, mesh: MeshConfig): ReadonlyArray<string> => {
-  const host = tenantHost(tenant, mesh)
-  return [host, `*.${host}`]
-}
 
 /** The TLS Secret of the tenant's hosts, read by the ingress gateway from its own namespace. */
 export const tenantCredentialName = (tenant: Tenant, mesh: MeshConfig): string =>

@@ -1,7 +1,8 @@
 /**
  * The tenant's namespace: its name (from the operator's template, sticky once reported in
- * `status.namespace`, always a DNS-1123 label) and its labels (tenant identity, plan, Istio
- * injection, Pod Security Admission). Pure.
+ * `status.namespace`, always a DNS-1123 label), its labels (tenant identity, plan, Istio
+ * injection, Pod Security Admission) and, with the mesh, the tenant's host (an annotation the
+ * hosts admission policy reads: a host may be longer than a label value). Pure.
  */
 import type { KubeObject } from "@kleff/core"
 import { Result } from "effect"
@@ -9,6 +10,7 @@ import { isDns1123Label } from "../api/Names.ts"
 import type { Plan, PodSecurityLevel } from "../api/Plan.ts"
 import type { Tenant } from "../api/Tenant.ts"
 import type { TenantOperatorConfig } from "./Config.ts"
+import { tenantHost, tenantHostAnnotation } from "./Hosts.ts"
 import { ownedByTenant } from "./Ownership.ts"
 
 export const tenantLabel = "kleff.io/tenant"
@@ -81,9 +83,20 @@ export const namespaceLabels = (tenant: Tenant, plan: Plan): Readonly<Record<str
   ...podSecurityLabels(plan.spec.podSecurity)
 })
 
-export const desiredNamespace = (tenant: Tenant, plan: Plan, namespace: string): KubeObject =>
+export const desiredNamespace = (
+  tenant: Tenant,
+  plan: Plan,
+  namespace: string,
+  config: TenantOperatorConfig
+): KubeObject =>
   ownedByTenant(tenant, {
     apiVersion: "v1",
     kind: "Namespace",
-    metadata: { name: namespace, labels: namespaceLabels(tenant, plan) }
+    metadata: {
+      name: namespace,
+      labels: namespaceLabels(tenant, plan),
+      ...(config.mesh.enabled
+        ? { annotations: { [tenantHostAnnotation]: tenantHost(tenant, config.mesh) } }
+        : {})
+    }
   })

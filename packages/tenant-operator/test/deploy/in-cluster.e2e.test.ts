@@ -25,7 +25,6 @@ import type { KubeObject } from "@kleff/core"
 import { vi } from "vitest"
 import { parse, stringify } from "yaml"
 import { describeCluster, kubeconfigPath } from "../../../k8s/test/cluster.ts"
-import { anchorConfigMapParams } from "../configMapParamsAnchor.ts"
 import {
   deleteTenants,
   eventually,
@@ -44,8 +43,6 @@ import { lifecycleScenario } from "../e2e/lifecycle.ts"
 import { installMeshCrds } from "../meshCrds.ts"
 import { expectedRules } from "./expected-rbac.ts"
 import {
-  type EnvVar,
-  expandArgs,
   find,
   kustomize,
   operatorNamespace,
@@ -645,8 +642,6 @@ describeCluster("deploy/ on a real API server", () => {
         await ensureInstalled()
         await installOperator(adminKubeconfig())
         await installMeshCrds(adminKubeconfig(), ["istio"])
-        // The component's kleff-tenant-hosts binding is deleted below: kubernetes#130887.
-        await anchorConfigMapParams(adminKubeconfig())
         await kubectl.ok(["apply", "-f", "-"], toYaml(standInCrds))
         await kubectl.ok([
           "wait",
@@ -661,41 +656,24 @@ describeCluster("deploy/ on a real API server", () => {
           (run) => run.code === 0,
           60_000
         )
-        // The Deployment's flags as the overlay makes them and the kubelet would expand them (the
-        // tenants' hosts from the ConfigMap kleff-mesh-hosts); the harness binds its own ports.
+        // The Deployment's flags as the overlay makes them (the harness binds its own ports).
         const applied: ReadonlyArray<KubeObject> = JSON.parse(
           await kubectl.ok(["get", "-k", overlay.path, "-o", "json"])
         ).items
         const deployment = find(applied, "Deployment", "tenant-operator") as KubeObject & {
           readonly spec: {
             readonly template: {
-              readonly spec: {
-                readonly containers: ReadonlyArray<{
-                  readonly args: ReadonlyArray<string>
-                  readonly env?: ReadonlyArray<EnvVar>
-                }>
-              }
+              readonly spec: { readonly containers: ReadonlyArray<{ readonly args: ReadonlyArray<string> }> }
             }
           }
         }
-        const container = deployment.spec.template.spec.containers[0] ?? { args: [] }
-        const configMaps = applied.filter((object) => object.kind === "ConfigMap")
-        const args = expandArgs(container, configMaps).filter(
+        const args = (deployment.spec.template.spec.containers[0]?.args ?? []).filter(
           (arg) =>
             arg !== "run" &&
             !arg.startsWith("--metrics-bind-address") &&
             !arg.startsWith("--health-probe-bind-address")
         )
-        assert.includeMembers(
-          [...args],
-          [
-            "--enable-istio",
-            "--enable-gatekeeper",
-            "--leader-elect",
-            "--mesh-apps-domain=apps.example.com",
-            "--mesh-host-template={username}.{domain}"
-          ]
-        )
+        assert.includeMembers([...args], ["--enable-istio", "--enable-gatekeeper", "--leader-elect"])
         operator = await startOperator({ kubeconfig: await serviceAccountKubeconfig(), args })
 
         await kubectl.ok(
@@ -709,6 +687,12 @@ describeCluster("deploy/ on a real API server", () => {
           JSON.stringify(tenant.status)
         )
         assert.isDefined(await kubectl.find("peerauthentications.security.istio.io", "default", namespace))
+        // The Gateway passed the component's kleff-tenant-hosts policy: the host is the one the
+        // operator wrote on the namespace (the default --mesh-apps-domain).
+        assert.strictEqual(
+          (await kubectl.get("namespace", namespace)).metadata.annotations?.["kleff.io/tenant-host"],
+          `${name}.apps.kleff.io`
+        )
         assert.isDefined(await kubectl.find("gateways.networking.istio.io", "tenant-gateway", namespace))
         assert.isDefined(await kubectl.find("sidecars.networking.istio.io", "default", namespace))
         assert.isDefined(
@@ -740,8 +724,7 @@ describeCluster("deploy/ on a real API server", () => {
         await ensureInstalled()
         for (const file of [
           ...components.map((component) => `deploy/${component}/clusterrole.yaml`),
-          "deploy/components/istio/tenant-hosts-policy.yaml",
-          "deploy/components/istio/mesh-hosts.yaml"
+          "deploy/components/istio/tenant-hosts-policy.yaml"
         ]) {
           await kubectl.ok(["delete", "-f", file, "--ignore-not-found"])
         }

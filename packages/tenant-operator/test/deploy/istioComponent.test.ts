@@ -1,26 +1,15 @@
 /**
  * What deploy/components/istio adds to `kubectl apply -k deploy`, read from what `kubectl
- * kustomize` builds: the flag, the RBAC and operator scope for Istio's kinds, and the tenants'
- * hosts in one ConfigMap that both the operator's flags and the kleff-tenant-hosts admission
- * policy read (tenantHostsPolicy.test.ts runs the policy on a real API server).
+ * kustomize` builds: the flag, the RBAC and operator scope for Istio's kinds, and the
+ * kleff-tenant-hosts admission policy, which reads each tenant's host from its namespace
+ * (tenantHostsPolicy.test.ts runs the policy on a real API server).
  */
 import { assert, describe, it } from "@effect/vitest"
 import type { KubeObject } from "@kleff/core"
-import {
-  type EnvVar,
-  expandArgs,
-  find,
-  flagValue,
-  kustomize,
-  kustomizeWithComponents,
-  operatorNamespace,
-  permissionsOf,
-  type RoleObject
-} from "./manifests.ts"
+import { find, kustomize, kustomizeWithComponents, permissionsOf, type RoleObject } from "./manifests.ts"
 
 interface Container {
   readonly args: ReadonlyArray<string>
-  readonly env?: ReadonlyArray<EnvVar>
 }
 
 interface DeploymentObject extends KubeObject {
@@ -29,9 +18,8 @@ interface DeploymentObject extends KubeObject {
 
 const all = kustomize("deploy")
 
-/** The kleff-tenant-hosts policy and its params (deploy/components/istio). */
+/** The kleff-tenant-hosts policy (deploy/components/istio). */
 const tenantHostsPolicy = "kleff-tenant-hosts"
-const meshHostsConfigMap = "kleff-mesh-hosts"
 
 interface ScopePolicy extends KubeObject {
   readonly spec: {
@@ -76,62 +64,26 @@ describe("deploy/components/istio", () => {
     ])
   })
 
-  it("takes the tenants' hosts from one ConfigMap, read by the operator's flags and the kleff-tenant-hosts policy alike", () => {
+  it("adds the kleff-tenant-hosts policy, with no params (the host is the namespace's), failing closed", () => {
     const objects = kustomizeWithComponents(["components/istio"])
-    const hosts = find<KubeObject & { readonly data: Readonly<Record<string, string>> }>(
-      objects,
-      "ConfigMap",
-      meshHostsConfigMap
-    )
-    assert.strictEqual(hosts.metadata.namespace, operatorNamespace)
-    assert.sameMembers(Object.keys(hosts.data), ["domain", "hostTemplate"])
-    assert.strictEqual(hosts.data.hostTemplate, "{username}.{domain}")
-
-    // The operator: each flag is `$(VAR)` of an environment variable set from that ConfigMap's key
-    // (the kubelet expands it when it starts the container).
-    const container = find<DeploymentObject>(objects, "Deployment", "tenant-operator").spec.template.spec
-      .containers[0] as Container
-    for (const [flag, key] of [
-      ["--mesh-apps-domain", "domain"],
-      ["--mesh-host-template", "hostTemplate"]
-    ] as const) {
-      const variable = /^\$\(([A-Z_]+)\)$/.exec(flagValue(container.args, flag) ?? "")?.[1]
-      assert.isDefined(variable, `${flag}: ${container.args.join(" ")}`)
-      const source = container.env?.find((entry) => entry.name === variable)?.valueFrom?.configMapKeyRef
-      assert.deepStrictEqual(source, { name: meshHostsConfigMap, key }, flag)
-    }
-    // As the kubelet starts it, the operator gets the ConfigMap's values.
-    const started = expandArgs(container, [hosts])
-    assert.strictEqual(flagValue(started, "--mesh-apps-domain"), hosts.data.domain)
-    assert.strictEqual(flagValue(started, "--mesh-host-template"), "{username}.{domain}")
-
-    // The policy: its params are that ConfigMap, and a missing one refuses rather than allows.
     const policy = find<KubeObject & { readonly spec: Record<string, unknown> }>(
       objects,
       "ValidatingAdmissionPolicy",
       tenantHostsPolicy
     )
-    assert.deepStrictEqual(policy.spec.paramKind, { apiVersion: "v1", kind: "ConfigMap" })
+    assert.isUndefined(policy.spec.paramKind)
     assert.strictEqual(policy.spec.failurePolicy, "Fail")
     const binding = find<KubeObject & { readonly spec: Record<string, unknown> }>(
       objects,
       "ValidatingAdmissionPolicyBinding",
       tenantHostsPolicy
     )
-    assert.deepStrictEqual(binding.spec, {
-      policyName: tenantHostsPolicy,
-      paramRef: { name: meshHostsConfigMap, namespace: operatorNamespace, parameterNotFoundAction: "Deny" },
-      validationActions: ["Deny"]
-    })
+    assert.deepStrictEqual(binding.spec, { policyName: tenantHostsPolicy, validationActions: ["Deny"] })
     // Nothing of it without the component.
-    for (const [kind, name] of [
-      ["ConfigMap", meshHostsConfigMap],
-      ["ValidatingAdmissionPolicy", tenantHostsPolicy],
-      ["ValidatingAdmissionPolicyBinding", tenantHostsPolicy]
-    ] as const) {
+    for (const kind of ["ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"] as const) {
       assert.isUndefined(
-        all.find((object) => object.kind === kind && object.metadata.name === name),
-        name
+        all.find((object) => object.kind === kind && object.metadata.name === tenantHostsPolicy),
+        kind
       )
     }
   })

@@ -12,7 +12,6 @@ import { tenantOwnerClusterRole } from "../../src/desired/Access.ts"
 import { trustedRegistriesPolicyName } from "../../src/desired/Isolation.ts"
 import { readRepoFile } from "../fixtures.ts"
 import {
-  type EnvVar,
   find,
   flagValue,
   idOf,
@@ -30,7 +29,7 @@ interface Container {
   readonly name: string
   readonly image: string
   readonly args: ReadonlyArray<string>
-  readonly env?: ReadonlyArray<EnvVar>
+  readonly env?: ReadonlyArray<{ readonly name: string }>
   readonly ports: ReadonlyArray<{ readonly name: string; readonly containerPort: number }>
   readonly livenessProbe: Probe
   readonly readinessProbe: Probe

@@ -160,36 +160,6 @@ export const permissionsOf = (rules: ReadonlyArray<PolicyRule>): ReadonlyArray<s
   return [...permissions].sort()
 }
 
-export interface EnvVar {
-  readonly name: string
-  readonly value?: string
-  readonly valueFrom?: { readonly configMapKeyRef?: { readonly name: string; readonly key: string } }
-}
-
-/**
- * A container's args as the kubelet starts it: each `$(NAME)` of a variable in its `env` (a value,
- * or a key of one of `configMaps`, from its namespace) replaced by the value; other references
- * stay as written, as the kubelet leaves them (`$$` escapes are not needed by deploy/).
- */
-export const expandArgs = (
-  container: { readonly args?: ReadonlyArray<string>; readonly env?: ReadonlyArray<EnvVar> },
-  configMaps: ReadonlyArray<KubeObject & { readonly data?: Readonly<Record<string, string>> }>
-): ReadonlyArray<string> => {
-  const values = new Map<string, string>()
-  for (const variable of container.env ?? []) {
-    const ref = variable.valueFrom?.configMapKeyRef
-    const value =
-      ref === undefined
-        ? variable.value
-        : configMaps.find((configMap) => configMap.metadata.name === ref.name)?.data?.[ref.key]
-    if (value === undefined) throw new Error(`env ${variable.name}: no value (${JSON.stringify(variable)})`)
-    values.set(variable.name, value)
-  }
-  return (container.args ?? []).map((arg) =>
-    arg.replace(/\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g, (reference, name: string) => values.get(name) ?? reference)
-  )
-}
-
 /** The value of `--flag` in `args`, whether written `--flag=value` or `--flag value`. */
 export const flagValue = (args: ReadonlyArray<string>, flag: string): string | undefined => {
   for (const [index, arg] of args.entries()) {

@@ -6,13 +6,13 @@
  * names the host and the tenant's domains. Namespaces that are not tenants' are not touched.
  *
  * The policy is the deployed one, under a name of this run's, with a binding confined to this
- * run's namespaces and params from this run's copy of deploy/components/istio/mesh-hosts.yaml, so
- * no other test's namespaces are affected. Server-side dry runs, except where an update is tested.
+ * run's namespaces, whose `kleff.io/tenant-host` annotations hold the tenants' hosts as the
+ * operator writes them, so no other test's namespaces are affected. Server-side dry runs, except
+ * where an update is tested.
  */
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import type { KubeObject } from "@kleff/core"
 import { describeCluster, kubeconfigPath } from "../../../k8s/test/cluster.ts"
-import { anchorConfigMapParams, noParamsFound, stoppedInformerHint } from "../configMapParamsAnchor.ts"
 import { eventually, Kubectl, readRepoFile, toYaml, uniqueName } from "../e2e/harness.ts"
 import { installMeshCrds } from "../meshCrds.ts"
 import { parseObjects } from "./manifests.ts"
@@ -20,7 +20,6 @@ import { parseObjects } from "./manifests.ts"
 const domain = "apps.example.com"
 const run = uniqueName("hosts")
 const policyName = `kleff-tenant-hosts-${run}`
-const paramsNamespace = `${run}-params`
 const namespaces = { alice: `${run}-alice`, bob: `${run}-bob`, plain: `${run}-plain` } as const
 type Place = keyof typeof namespaces
 
@@ -30,7 +29,7 @@ const policyObjects = (): ReadonlyArray<KubeObject> => {
   if (policy?.kind !== "ValidatingAdmissionPolicy" || binding?.kind !== "ValidatingAdmissionPolicyBinding") {
     throw new Error("tenant-hosts-policy.yaml: expected a ValidatingAdmissionPolicy, then its binding")
   }
-  const spec = binding.spec as { readonly paramRef: Record<string, unknown> }
+  const spec = binding.spec as Record<string, unknown>
   return [
     { ...policy, metadata: { ...policy.metadata, name: policyName } },
     {
@@ -39,26 +38,14 @@ const policyObjects = (): ReadonlyArray<KubeObject> => {
       spec: {
         ...spec,
         policyName,
-        paramRef: { ...spec.paramRef, namespace: paramsNamespace },
         matchResources: { namespaceSelector: { matchLabels: { "kleff.io/test-run": run } } }
       }
     }
   ] as ReadonlyArray<KubeObject>
 }
 
-/** deploy/components/istio/mesh-hosts.yaml in this run's params namespace, for `domain`. */
-const paramsObject = (): KubeObject => {
-  const [configMap] = parseObjects(readRepoFile("deploy/components/istio/mesh-hosts.yaml"))
-  if (configMap === undefined) throw new Error("mesh-hosts.yaml holds no ConfigMap")
-  const data = (configMap as KubeObject & { readonly data: Record<string, string> }).data
-  return {
-    ...configMap,
-    metadata: { ...configMap.metadata, namespace: paramsNamespace },
-    data: { ...data, domain }
-  } as KubeObject
-}
-
-const namespaceObject = (place: Place): KubeObject => ({
+/** A run's namespace: a tenant's carries its username label and its host, as the operator writes them. */
+const namespaceObject = (place: Place, tenantHost = `${place}.${domain}`): KubeObject => ({
   apiVersion: "v1",
   kind: "Namespace",
   metadata: {
@@ -66,7 +53,8 @@ const namespaceObject = (place: Place): KubeObject => ({
     labels: {
       "kleff.io/test-run": run,
       ...(place === "plain" ? {} : { "kleff.io/tenant-username": place })
-    }
+    },
+    ...(place === "plain" ? {} : { annotations: { "kleff.io/tenant-host": tenantHost } })
   }
 })
 
@@ -158,7 +146,7 @@ describeCluster("deploy/components/istio: the kleff-tenant-hosts admission polic
   /** Polls until the policy (or a change to its params) is in effect: the API server's informers lag. */
   const untilRefused = (object: KubeObject, says: string) =>
     eventually(
-      `${object.kind} refused with "${says}". ${stoppedInformerHint}`,
+      `${object.kind} refused with "${says}"`,
       () => dryRun(object),
       (result) => result.code !== 0 && result.stderr.includes(says),
       60_000
@@ -167,13 +155,10 @@ describeCluster("deploy/components/istio: the kleff-tenant-hosts admission polic
   beforeAll(async () => {
     if (kubeconfigPath === undefined) return
     await installMeshCrds(kubeconfigPath)
-    await anchorConfigMapParams(kubeconfigPath)
-    await kubectl().ok(["create", "namespace", paramsNamespace])
     await kubectl().ok(
       ["apply", "-f", "-"],
       toYaml([
-        ...(["alice", "bob", "plain"] as const).map(namespaceObject),
-        paramsObject(),
+        ...(["alice", "bob", "plain"] as const).map((place) => namespaceObject(place)),
         ...policyObjects()
       ])
     )
@@ -185,7 +170,6 @@ describeCluster("deploy/components/istio: the kleff-tenant-hosts admission polic
     await kubectl().run([
       "delete",
       "namespace",
-      paramsNamespace,
       ...Object.values(namespaces),
       "--ignore-not-found",
       "--wait=false"
@@ -312,7 +296,7 @@ describeCluster("deploy/components/istio: the kleff-tenant-hosts admission polic
     }, 60_000)
   })
 
-  describe("outside tenant namespaces, and without its params", () => {
+  describe("outside tenant namespaces, and without the tenant's host", () => {
     it("leaves a namespace without kleff.io/tenant-username alone", async () => {
       await admits(gateway("plain", ["*"]))
       await admits(virtualService("plain", ["*"]))
@@ -320,18 +304,21 @@ describeCluster("deploy/components/istio: the kleff-tenant-hosts admission polic
       await admits(route("HTTPRoute", "plain", []))
     }, 60_000)
 
-    it("follows its ConfigMap, and refuses every host in a tenant namespace once the ConfigMap is gone (parameterNotFoundAction: Deny)", async () => {
-      const params = paramsObject() as KubeObject & { readonly data: Record<string, string> }
+    it("follows the namespace's kleff.io/tenant-host, and admits no host in a tenant namespace without it", async () => {
       await kubectl().ok(
         ["apply", "-f", "-"],
-        toYaml([{ ...params, data: { ...params.data, domain: "tenants.example.org" } }])
+        toYaml([namespaceObject("alice", "alice.tenants.example.org")])
       )
-      await untilRefused(gateway("alice", [alice]), `tenant alice's hosts are alice.tenants.example.org`)
+      await untilRefused(gateway("alice", [alice]), "tenant alice's hosts are alice.tenants.example.org")
       await admits(gateway("alice", ["alice.tenants.example.org"]))
 
-      await kubectl().ok(["delete", "-f", "-"], toYaml([params]))
-      await untilRefused(gateway("alice", ["alice.tenants.example.org"]), noParamsFound)
-      await untilRefused(virtualService("bob", [bob]), noParamsFound)
+      await kubectl().ok(["annotate", "namespace", namespaces.alice, "kleff.io/tenant-host-"])
+      await untilRefused(
+        gateway("alice", ["alice.tenants.example.org"]),
+        "has no kleff.io/tenant-host annotation"
+      )
+      await untilRefused(virtualService("alice", ["web"]), "no host is admitted here")
+      await admits(gateway("bob", [bob]))
       await admits(gateway("plain", ["*"]))
     }, 120_000)
   })
