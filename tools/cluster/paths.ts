@@ -1,5 +1,5 @@
 // paths.ts owns where things live: the control-plane Go sources inside the
-// clone, and the binary cache and cluster state directories outside it
+// clone, and the binary caches (of every tool) and cluster state directories outside it
 // (XDG base directories, overridable with --dir / KLEFF_CLUSTER_DIR).
 import { readdirSync } from "node:fs"
 import { homedir } from "node:os"
@@ -20,9 +20,14 @@ function xdgDir(variable: string, fallback: string[]): string {
   return join(homedir(), ...fallback)
 }
 
+/** `${XDG_CACHE_HOME:-~/.cache}/kleff/<name>`: where a tool's builds are cached. */
+export function kleffCacheDir(name: string): string {
+  return join(xdgDir("XDG_CACHE_HOME", [".cache"]), "kleff", name)
+}
+
 /** Root of cached kleff-control-plane builds: one sub-directory per version. */
 export function binaryCacheRoot(): string {
-  return join(xdgDir("XDG_CACHE_HOME", [".cache"]), "kleff", "control-plane")
+  return kleffCacheDir("control-plane")
 }
 
 /** The cluster state directory: --dir, else $KLEFF_CLUSTER_DIR, else the per-user default. */
