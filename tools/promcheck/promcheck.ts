@@ -18,7 +18,7 @@ const program: GoProgram = {
   sourceDir: dirname(fileURLToPath(import.meta.url)),
   binaryName: "promcheck",
   buildArgs: (output) => ["build", "-trimpath", "-ldflags=-s -w", "-o", output, "."],
-  coldEstimate: "about a minute on 2 cores with empty Go caches, a few seconds when warm",
+  coldEstimate: "~2 min on 2 cores with empty Go caches, seconds when warm",
   buildPattern: /^[0-9a-f]{12}$/
 }
 

@@ -43,7 +43,7 @@ interface PromcheckTool {
 }
 
 /**
- * The promcheck binary, built when its sources changed (the first time ~1.5 min with empty Go
+ * The promcheck binary, built when its sources changed (the first time 1.5–2 min with empty Go
  * caches). tools/ is its own TypeScript project, which this package's does not reference: hence
  * the import by URL.
  */
