@@ -20,7 +20,7 @@ import {
 import type { Client } from "@kleff/k8s"
 import { tenantLabel } from "./desired/Namespace.ts"
 import { managedBy } from "./desired/Ownership.ts"
-import type { TenantDecision } from "./TenantReconciler.ts"
+import type { TenantDecision } from "./TenantDecision.ts"
 
 export type Verdict = { readonly adopt: true } | { readonly adopt: false; readonly why: string }
 

@@ -10,10 +10,10 @@ import {
   namespaceFinalizer,
   namespaceReference,
   planReference,
-  tenantConditionTypes,
   tenantControllerName,
   tenantCrdReference
 } from "../src/TenantReconciler.ts"
+import { tenantConditionTypes } from "../src/TenantStatus.ts"
 import {
   foreignNamespace,
   planFor,

@@ -17,7 +17,8 @@ import {
 import { parse } from "yaml"
 import type { Plan } from "../src/api/Plan.ts"
 import type { Tenant } from "../src/api/Tenant.ts"
-import type { TenantDecision, TenantReconciler } from "../src/TenantReconciler.ts"
+import type { TenantDecision } from "../src/TenantDecision.ts"
+import type { TenantReconciler } from "../src/TenantReconciler.ts"
 
 export const repoPath = (relative: string): string =>
   fileURLToPath(new URL(`../../../${relative}`, import.meta.url))

@@ -10,7 +10,8 @@ import { Result } from "effect"
 import { tenantCrd } from "../src/api/crds.ts"
 import type { Tenant } from "../src/api/Tenant.ts"
 import type { TenantOperatorConfig } from "../src/desired/Config.ts"
-import { makeTenantReconciler, type TenantDecision, tenantControllerName } from "../src/TenantReconciler.ts"
+import type { TenantDecision } from "../src/TenantDecision.ts"
+import { makeTenantReconciler, tenantControllerName } from "../src/TenantReconciler.ts"
 
 export const now = "2025-01-01T00:00:00Z"
 

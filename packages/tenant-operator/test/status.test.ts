@@ -12,7 +12,7 @@ import { clusterLayer, describeCluster, kubeconfigPath, uniqueName } from "../..
 import { tenantCrd } from "../src/api/crds.ts"
 import { TenantType } from "../src/api/Tenant.ts"
 import { listDefined, type StatusRow, statusRows, statusTable } from "../src/cli/status.ts"
-import { tenantConditionTypes } from "../src/TenantReconciler.ts"
+import { tenantConditionTypes } from "../src/TenantStatus.ts"
 import {
   eventually,
   installOperator,

@@ -12,7 +12,7 @@ import { Console, Effect, Predicate, Schema } from "effect"
 import { Command, Flag } from "effect/cli"
 import { TenantType } from "../api/Tenant.ts"
 import { clientLayer } from "../Operator.ts"
-import { tenantConditionTypes } from "../TenantReconciler.ts"
+import { tenantConditionTypes } from "../TenantStatus.ts"
 import { kubeconfig, kubeconfigPath } from "./Flags.ts"
 import { reportFailure } from "./Logging.ts"
 

@@ -13,7 +13,7 @@ import type { KubeObject } from "@kleff/core"
 import { Client } from "@kleff/k8s"
 import { Effect } from "effect"
 import { clusterLayer, describeCluster, kubeconfigPath } from "../../../k8s/test/cluster.ts"
-import { tenantConditionTypes } from "../../src/TenantReconciler.ts"
+import { tenantConditionTypes } from "../../src/TenantStatus.ts"
 import {
   batch as badBatch,
   type ExpectedReason,

@@ -9,6 +9,7 @@
 import { assert, it } from "@effect/vitest"
 import type { KubeObject } from "@kleff/core"
 import { parseDocument } from "yaml"
+import { tenantConditionTypes } from "../../src/TenantStatus.ts"
 import {
   conditionOf,
   eventually,
@@ -26,16 +27,6 @@ import {
   uniqueName,
   useSuite
 } from "./harness.ts"
-
-/** Every condition a Tenant reports; `TenantReady` summarises the others. */
-export const tenantConditionTypes = [
-  "NamespaceReady",
-  "PlanApplied",
-  "AccessReady",
-  "IsolationReady",
-  "MeshReady",
-  "TenantReady"
-] as const
 
 const stepTimeout = 180_000
 
