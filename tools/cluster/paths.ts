@@ -1,6 +1,6 @@
 // paths.ts owns where things live: the control-plane Go sources inside the
-// clone, and the caches and cluster state directories outside it (XDG base
-// directories, overridable with --dir / KLEFF_CLUSTER_DIR).
+// clone, and the binary caches (of every tool) and cluster state directories outside it
+// (XDG base directories, overridable with --dir / KLEFF_CLUSTER_DIR).
 import { readdirSync } from "node:fs"
 import { homedir } from "node:os"
 import { dirname, join, resolve } from "node:path"
@@ -20,7 +20,7 @@ function xdgDir(variable: string, fallback: string[]): string {
   return join(homedir(), ...fallback)
 }
 
-/** `${XDG_CACHE_HOME:-~/.cache}/kleff/<name>`: the per-user cache of one of the project's tools. */
+/** `${XDG_CACHE_HOME:-~/.cache}/kleff/<name>`: where a tool's builds are cached. */
 export function kleffCacheDir(name: string): string {
   return join(xdgDir("XDG_CACHE_HOME", [".cache"]), "kleff", name)
 }
