@@ -25,11 +25,11 @@ import { dirname, join } from "node:path"
 import { pathToFileURL } from "node:url"
 import { formatDuration, info, UserError } from "../cluster/log.ts"
 import { kleffCacheDir } from "../cluster/paths.ts"
+import { moduleProxyEnv } from "../gobuild/moduleProxy.ts"
 import { type Bundle, type BundleSource, bundleNames, bundles } from "./versions.ts"
 
 export { type Bundle, bundleNames, bundles } from "./versions.ts"
 
-const DEFAULT_PROXY = "https://proxy.golang.org"
 const STALE_TMP_MS = 24 * 60 * 60_000
 
 /** Root of the cache: one `<module>@<version>` directory per module. */
@@ -58,18 +58,6 @@ function go(args: ReadonlyArray<string>, env: NodeJS.ProcessEnv, cwd: string): s
   return run.stdout
 }
 
-/**
- * The user's GOPROXY list without `direct` and `off`, so the go command can only ask a module
- * proxy; proxy.golang.org when nothing is left.
- */
-function proxiesOnly(configured: string): string {
-  const proxies = configured
-    .split(/[,|]/)
-    .map((entry) => entry.trim())
-    .filter((entry) => entry !== "" && entry !== "direct" && entry !== "off")
-  return proxies.length === 0 ? DEFAULT_PROXY : proxies.join(",")
-}
-
 interface Downloaded {
   readonly Dir?: string
   readonly Sum?: string
@@ -78,15 +66,7 @@ interface Downloaded {
 
 /** `go mod download` of the bundle's module through the proxy: its directory in the module cache. */
 function downloadModule(source: BundleSource, cwd: string): string {
-  const configured = go(["env", "GOPROXY"], process.env, cwd).trim()
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    GOPROXY: proxiesOnly(configured),
-    // Nothing may bypass the proxy (GOPRIVATE and GONOPROXY send matching modules to their VCS).
-    GOPRIVATE: "",
-    GONOPROXY: "",
-    GOWORK: "off"
-  }
+  const env: NodeJS.ProcessEnv = { ...process.env, ...moduleProxyEnv() }
   const target = `${source.module}@${source.version}`
   let downloaded: Downloaded
   try {

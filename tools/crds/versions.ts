@@ -3,10 +3,10 @@
 // Constants only: crds.ts fetches and caches them. To move to a new version, change `version` and
 // `sum` together (`go mod download -json <module>@<version>` prints the new `Sum`).
 
-/** The bundles of CRDs the tests install: Istio's, and the Gateway API's standard channel. */
-export type Bundle = "istio" | "gateway-api"
+/** The bundles of CRDs the tests install: Istio's, the Gateway API's standard channel, OPA Gatekeeper's. */
+export type Bundle = "istio" | "gateway-api" | "gatekeeper"
 
-export const bundleNames: ReadonlyArray<Bundle> = ["istio", "gateway-api"]
+export const bundleNames: ReadonlyArray<Bundle> = ["istio", "gateway-api", "gatekeeper"]
 
 export interface BundleSource {
   /** The Go module that ships the files. */
@@ -38,5 +38,15 @@ export const bundles: Readonly<Record<Bundle, BundleSource>> = {
     sum: "h1:lKpJa5bGlraC/QeACvCpsHLdmO6y0iKfzVl6gzaFEYc=",
     dir: "config/crd/standard",
     files: /^gateway.*\.yaml$/
+  },
+  // Gatekeeper's CRDs as its Helm chart installs them (one file each, the same objects as the
+  // release's deploy/gatekeeper.yaml); the same module version tools/gatekeeper builds the
+  // manager from (its go.mod: change both together).
+  gatekeeper: {
+    module: "github.com/open-policy-agent/gatekeeper/v3",
+    version: "v3.23.1",
+    sum: "h1:njHTm0SJ6ZEhhEgmQTpJKTGQbc99fSs4hGiEp1OIKck=",
+    dir: "charts/gatekeeper/crds",
+    files: /-customresourcedefinition\.yaml$/
   }
 }

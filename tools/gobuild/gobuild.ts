@@ -44,6 +44,8 @@ export interface GoProgram {
   readonly coldEstimate: string
   /** The names of its build directories in their cache root: all but the newest two are pruned. */
   readonly buildPattern: RegExp
+  /** Variables set on top of the caller's environment for the build (e.g. moduleProxyEnv()). */
+  readonly env?: Readonly<Record<string, string>>
 }
 
 function listSources(dir: string): string[] {
@@ -106,7 +108,7 @@ async function runBuild(program: GoProgram, tmpDir: string, logPath: string): Pr
     const code = await new Promise<number | null>((resolve, reject) => {
       const child = spawn("go", [...program.buildArgs(join(tmpDir, program.binaryName))], {
         cwd: program.sourceDir,
-        env: { ...process.env, CGO_ENABLED: "0" },
+        env: { ...process.env, ...program.env, CGO_ENABLED: "0" },
         stdio: ["ignore", logFd, logFd]
       })
       // On Ctrl-C or SIGTERM stop the build and let the callers' cleanup run

@@ -9,7 +9,7 @@ import { afterAll, assert, beforeAll, it } from "@effect/vitest"
 import type { KubeObject } from "@kleff/core"
 import { describeCluster, kubeconfigPath } from "../../k8s/test/cluster.ts"
 import { Kubectl, toYaml, uniqueName } from "./e2e/harness.ts"
-import { bundleNames, bundleObjects, installMeshCrds } from "./meshCrds.ts"
+import { bundleObjects, installMeshCrds, meshBundles } from "./meshCrds.ts"
 
 const username = "alice"
 const domain = "apps.example.com"
@@ -135,7 +135,7 @@ describeCluster("Istio's and the Gateway API's CRDs on the real API server", () 
     kubectl().run(["create", "--dry-run=server", "-o", "json", "-f", "-"], toYaml([object]))
 
   it("every CRD of both bundles is accepted and Established, and the API serves each version it declares", async () => {
-    const expected = (await Promise.all(bundleNames.map(bundleObjects)))
+    const expected = (await Promise.all(meshBundles.map(bundleObjects)))
       .flat()
       .filter((object) => object.kind === "CustomResourceDefinition")
     assert.strictEqual(expected.filter((crd) => crd.metadata.name.endsWith(".istio.io")).length, 15)

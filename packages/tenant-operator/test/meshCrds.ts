@@ -1,6 +1,7 @@
 /**
- * The real Istio and Gateway API CRDs (tools/crds: from their Go modules, cached outside the clone)
- * installed into a test cluster: server-side applied with the version-matched kubectl under one
+ * The real upstream CRDs of tools/crds (from their Go modules, cached outside the clone): Istio's
+ * and the Gateway API's for the mesh, OPA Gatekeeper's for the Gatekeeper test, installed into a
+ * test cluster: server-side applied with the version-matched kubectl under one
  * field manager, then waited for until Established. Test helper; it writes nothing but the
  * bundles' own objects, and never deletes them (other test files may be using them). The files
  * come from `node tools/crds/crds.ts <bundle>` (tools/ is not a package the tests can import at
@@ -19,9 +20,10 @@ import { parseAllDocuments } from "yaml"
 import { Kubectl, runCommand, toYaml } from "./e2e/harness.ts"
 
 /** A bundle of tools/crds/versions.ts (the CLI refuses any other name). */
-export type Bundle = "istio" | "gateway-api"
+export type Bundle = "istio" | "gateway-api" | "gatekeeper"
 
-export const bundleNames: ReadonlyArray<Bundle> = ["istio", "gateway-api"]
+/** The bundles the mesh needs: what installMeshCrds installs unless told otherwise. */
+export const meshBundles: ReadonlyArray<Bundle> = ["istio", "gateway-api"]
 
 /** The field manager of the test installs (kubectl's own default would be shared with users). */
 export const meshCrdFieldManager = "kleff-test-mesh-crds"
@@ -142,13 +144,13 @@ const install = async (kubeconfig: string, bundle: Bundle): Promise<ReadonlyArra
 const installed = new Map<string, Promise<ReadonlyArray<string>>>()
 
 /**
- * Installs the bundles (by default both) into the cluster of `kubeconfig` and waits until their
+ * Installs the bundles (by default the mesh's two) into the cluster of `kubeconfig` and waits until their
  * CRDs are Established; resolves to the CRD names. Once per bundle and cluster in a process (a
  * failed install is tried again on the next call).
  */
 export const installMeshCrds = async (
   kubeconfig: string,
-  bundles: ReadonlyArray<Bundle> = bundleNames
+  bundles: ReadonlyArray<Bundle> = meshBundles
 ): Promise<ReadonlyArray<string>> => {
   const names = await Promise.all(
     bundles.map((bundle) => {

@@ -407,8 +407,12 @@ export const readRepoFile = (relative: string): string => readFileSync(join(repo
 
 export const readRepoYaml = <A = KubeObject>(relative: string): A => parse(readRepoFile(relative)) as A
 
+/**
+ * Manifests for kubectl, which reads YAML 1.1: there `yes`, `on` or `y` are booleans, so strings
+ * like them (Gatekeeper's label `gatekeeper.sh/system: "yes"`) are written quoted.
+ */
 export const toYaml = (objects: ReadonlyArray<unknown>): string =>
-  objects.map((object) => stringify(object)).join("---\n")
+  objects.map((object) => stringify(object, { version: "1.1" })).join("---\n")
 
 export interface TenantSpec {
   readonly plan: string
