@@ -1,26 +1,10 @@
-// gatekeeper.ts owns the OPA Gatekeeper manager executable the tests run: built by tools/gobuild
-// from the `github.com/open-policy-agent/gatekeeper/v3` module that go.mod beside it requires (a
-// `tool` requirement, so go.sum pins Gatekeeper's whole build list, the same versions as its own
-// go.mod), with the go command limited to module proxies, into
-//
-//   ${XDG_CACHE_HOME:-~/.cache}/kleff/gatekeeper/<version>-<hash of go.mod, go.sum and the recipe>/
-//
-// built the way Gatekeeper's Makefile builds its `manager` (`go build` of the module's root
-// package, the version stamped into pkg/version), but static and stripped. Its CRDs come from the
-// same module version through tools/crds (the `gatekeeper` bundle); the two must name the same
-// version. It starts nothing: running Gatekeeper is the test helper's
-// (packages/tenant-operator/test/gatekeeper.ts).
-//
-//   node tools/gatekeeper/gatekeeper.ts            prints the binary's path (building it if needed)
-//   node tools/gatekeeper/gatekeeper.ts ARGS...    runs it with ARGS, exits with its code
-import { spawnSync } from "node:child_process"
 import { readFileSync } from "node:fs"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { UserError } from "../cluster/log.ts"
 import { kleffCacheDir } from "../cluster/paths.ts"
 import { bundles } from "../crds/versions.ts"
-import { ensureBuilt, type GoProgram, sourceHash } from "../gobuild/gobuild.ts"
+import { ensureBuilt, type GoProgram, runToolCommand, sourceHash } from "../gobuild/gobuild.ts"
 import { moduleProxyEnv } from "../gobuild/moduleProxy.ts"
 
 export const gatekeeperModule = "github.com/open-policy-agent/gatekeeper/v3"
@@ -76,23 +60,4 @@ export async function gatekeeperPath(): Promise<string> {
   return ensureBuilt(gatekeeper, join(kleffCacheDir("gatekeeper"), `${version}-${sourceHash(gatekeeper)}`))
 }
 
-async function main(args: ReadonlyArray<string>): Promise<number> {
-  const binary = await gatekeeperPath()
-  if (args.length === 0) {
-    process.stdout.write(`${binary}\n`)
-    return 0
-  }
-  const run = spawnSync(binary, args, { stdio: "inherit" })
-  if (run.error !== undefined) throw run.error
-  return run.status ?? 1
-}
-
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  main(process.argv.slice(2)).then(
-    (code) => process.exit(code),
-    (error: unknown) => {
-      process.stderr.write(`${error instanceof UserError ? error.message : String(error)}\n`)
-      process.exit(error instanceof UserError ? error.exitCode : 1)
-    }
-  )
-}
+runToolCommand(import.meta.url, gatekeeperPath)

@@ -23,6 +23,7 @@ import {
   statSync
 } from "node:fs"
 import { dirname, join, relative, sep } from "node:path"
+import { fileURLToPath } from "node:url"
 import { formatDuration, info, UserError } from "../cluster/log.ts"
 
 const BUILD_HEARTBEAT_MS = 30_000
@@ -242,4 +243,31 @@ export async function ensureBuilt(
   }
   pruneCache(buildDir, program.buildPattern)
   return binary
+}
+
+/**
+ * The command line of a Go tool's TypeScript entry, when `moduleUrl` is the program Node started:
+ * with no arguments it prints the binary's path (building it if needed); otherwise it runs the
+ * binary with them and exits with its code.
+ */
+export function runToolCommand(moduleUrl: string, binaryPath: () => Promise<string>): void {
+  if (process.argv[1] !== fileURLToPath(moduleUrl)) return
+  const args = process.argv.slice(2)
+  binaryPath()
+    .then((binary) => {
+      if (args.length === 0) {
+        process.stdout.write(`${binary}\n`)
+        return 0
+      }
+      const run = spawnSync(binary, args, { stdio: "inherit" })
+      if (run.error !== undefined) throw run.error
+      return run.status ?? 1
+    })
+    .then(
+      (code) => process.exit(code),
+      (error: unknown) => {
+        process.stderr.write(`${error instanceof UserError ? error.message : String(error)}\n`)
+        process.exit(error instanceof UserError ? error.exitCode : 1)
+      }
+    )
 }
