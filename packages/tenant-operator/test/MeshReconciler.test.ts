@@ -70,7 +70,8 @@ const meshRefs = [
   meshRef("PeerAuthentication", "security.istio.io/v1", "default"),
   meshRef("AuthorizationPolicy", "security.istio.io/v1", "allow-tenant-and-ingress"),
   meshRef("Sidecar", "networking.istio.io/v1", "default"),
-  meshRef("NetworkPolicy", "networking.k8s.io/v1", "allow-istio-control-plane")
+  meshRef("NetworkPolicy", "networking.k8s.io/v1", "allow-istio-control-plane"),
+  meshRef("NetworkPolicy", "networking.k8s.io/v1", "allow-ingress-gateway")
 ]
 
 const statusConditionsOf = (cluster: Simulator.Cluster, manager: string): ReadonlyArray<string> => {

@@ -48,7 +48,7 @@ const otherIstiodPort = tcp(15010)
 const ports: ReadonlyArray<Port> = [web, dnsUdp, dnsTcp, xds, otherIstiodPort]
 
 /** What an endpoint stands for, as Isolation.ts and Mesh.ts speak of it. */
-type Role = "tenant" | "platform" | "dns" | "istiod" | "elsewhere"
+type Role = "tenant" | "platform" | "dns" | "istiod" | "gateway" | "elsewhere"
 
 interface Probe extends Endpoint {
   readonly role: Role
@@ -62,6 +62,7 @@ describeCluster("Tenant isolation, proven with cyclonus's NetworkPolicy matcher 
   const platformNamespace = uniqueName("iso-platform")
   const otherNamespace = uniqueName("iso-other")
   const istioNamespace = uniqueName("iso-istio")
+  const ingressNamespace = uniqueName("iso-ingress")
   const suite = useSuite({
     adminKubeconfig: () => kubeconfigPath ?? "",
     operatorArgs: [
@@ -69,7 +70,9 @@ describeCluster("Tenant isolation, proven with cyclonus's NetworkPolicy matcher 
       "--mesh-apps-domain",
       "apps.example.com",
       "--mesh-control-plane-namespace",
-      istioNamespace
+      istioNamespace,
+      "--mesh-ingress-namespace",
+      ingressNamespace
     ]
   })
   const meshNamespace = `tenant-${meshTenant}`
@@ -99,6 +102,9 @@ describeCluster("Tenant isolation, proven with cyclonus's NetworkPolicy matcher 
     pod("dns", "kube-system", { "k8s-app": "kube-dns" }, "dns"),
     pod("kube-system-other", "kube-system", { "k8s-app": "metrics-server" }, "elsewhere"),
     pod("istiod", istioNamespace, { app: "istiod" }, "istiod"),
+    // The mesh ingress gateway (the default --mesh-ingress-selector), and another pod beside it.
+    pod("gateway", ingressNamespace, { istio: "ingressgateway" }, "gateway"),
+    pod("gateway-other", ingressNamespace, { app: "web" }, "elsewhere"),
     pod("elsewhere", otherNamespace, { app: "web" }, "elsewhere"),
     { name: "outside", ip: "203.0.113.10", role: "elsewhere" }
   ]
@@ -115,7 +121,7 @@ describeCluster("Tenant isolation, proven with cyclonus's NetworkPolicy matcher 
    * What Isolation.ts and Mesh.ts intend for traffic that enters or leaves a tenant (undefined when
    * it does neither: not the operator's to decide). Inside a tenant everything passes; leaving it,
    * only DNS on 53 to kube-system's kube-dns, and a mesh tenant's sidecars to istiod on 15012;
-   * entering it, only from a platform namespace.
+   * entering it, only from a platform namespace, and a mesh tenant's from the ingress gateway's pods.
    */
   const intended = (from: Probe, to: Probe, port: Port): boolean | undefined => {
     if (from.tenant === undefined && to.tenant === undefined) return undefined
@@ -124,7 +130,10 @@ describeCluster("Tenant isolation, proven with cyclonus's NetworkPolicy matcher 
       from.tenant === undefined ||
       (to.role === "dns" && port.port === 53) ||
       (to.role === "istiod" && inMesh.has(from.tenant) && portLabel(port) === portLabel(xds))
-    const enters = to.tenant === undefined || from.role === "platform"
+    const enters =
+      to.tenant === undefined ||
+      from.role === "platform" ||
+      (from.role === "gateway" && inMesh.has(to.tenant))
     return leaves && enters
   }
 
@@ -148,7 +157,7 @@ describeCluster("Tenant isolation, proven with cyclonus's NetworkPolicy matcher 
     const { kubectl } = suite()
     binary = await netpolBinary()
     await installMeshCrds(kubectl.kubeconfig, ["istio"])
-    for (const namespace of [platformNamespace, otherNamespace, istioNamespace])
+    for (const namespace of [platformNamespace, otherNamespace, istioNamespace, ingressNamespace])
       suite().namespaces.add(namespace)
     await kubectl.apply({
       yaml: toYaml([
@@ -158,7 +167,8 @@ describeCluster("Tenant isolation, proven with cyclonus's NetworkPolicy matcher 
           metadata: { name: platformNamespace, labels: { "kleff.io/platform": "true" } }
         },
         { apiVersion: "v1", kind: "Namespace", metadata: { name: otherNamespace } },
-        { apiVersion: "v1", kind: "Namespace", metadata: { name: istioNamespace } }
+        { apiVersion: "v1", kind: "Namespace", metadata: { name: istioNamespace } },
+        { apiVersion: "v1", kind: "Namespace", metadata: { name: ingressNamespace } }
       ])
     })
     suite().tenants.add(meshTenant)
@@ -186,14 +196,14 @@ describeCluster("Tenant isolation, proven with cyclonus's NetworkPolicy matcher 
   }, 20 * 60_000)
 
   it(
-    "the matcher reads the operator's policies: four per tenant, and istiod's for the mesh tenant only",
+    "the matcher reads the operator's policies: four per tenant, and the mesh controller's two for the mesh tenant only",
     async () => {
       const t = await table()
       const base = ["allow-dns", "allow-platform", "allow-same-namespace", "default-deny"]
       assert.deepStrictEqual(t.policies, [
-        ...base
-          .map((name) => `${meshNamespace}/${name}`)
-          .toSpliced(1, 0, `${meshNamespace}/allow-istio-control-plane`),
+        ...[...base, "allow-ingress-gateway", "allow-istio-control-plane"]
+          .sort()
+          .map((name) => `${meshNamespace}/${name}`),
         ...base.map((name) => `${plainNamespace}/${name}`)
       ])
       const platform = t.endpoints.find((endpoint) => endpoint.name === "platform")

@@ -6,7 +6,8 @@
  * - strict mTLS for the namespace (`PeerAuthentication` `default`);
  * - an `AuthorizationPolicy` that admits the namespace itself and the ingress gateway's identity;
  * - a `Sidecar` that limits the namespace's egress to itself and the mesh's control plane;
- * - the NetworkPolicy that lets sidecars reach istiod through the default-deny policy.
+ * - the NetworkPolicies that let sidecars reach istiod, and the ingress gateway reach the
+ *   namespace's pods, through the default-deny policy.
  * Pure: object builders only; whether a tenant is in the mesh is `MeshReconciler`'s.
  */
 import type { KubeObject } from "@kleff/core"
@@ -21,6 +22,7 @@ export const peerAuthenticationName = "default"
 export const authorizationPolicyName = "allow-tenant-and-ingress"
 export const sidecarName = "default"
 export const allowMeshControlPlanePolicyName = "allow-istio-control-plane"
+export const allowIngressGatewayPolicyName = "allow-ingress-gateway"
 
 /** istiod's xDS and CA port (the sidecar's only connection to the control plane). */
 export const istiodPort = 15012
@@ -121,6 +123,32 @@ export const desiredMeshControlPlanePolicy = (
     }
   })
 
+/** The ingress gateway's pods (by `--mesh-ingress-selector`, in `--mesh-ingress-namespace`) may reach every pod of the namespace. */
+export const desiredIngressGatewayPolicy = (
+  tenant: Tenant,
+  namespace: string,
+  mesh: MeshConfig
+): KubeObject =>
+  ownedByMesh(tenant, {
+    apiVersion: "networking.k8s.io/v1",
+    kind: "NetworkPolicy",
+    metadata: metadata(tenant, allowIngressGatewayPolicyName, namespace),
+    spec: {
+      podSelector: {},
+      ingress: [
+        {
+          from: [
+            {
+              namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": mesh.ingressNamespace } },
+              podSelector: { matchLabels: mesh.ingressSelector }
+            }
+          ]
+        }
+      ],
+      policyTypes: ["Ingress"]
+    }
+  })
+
 /** Everything a mesh tenant has in `namespace`, in the order it is created. */
 export const desiredMesh = (
   tenant: Tenant,
@@ -128,6 +156,7 @@ export const desiredMesh = (
   mesh: MeshConfig
 ): ReadonlyArray<KubeObject> => [
   desiredMeshControlPlanePolicy(tenant, namespace, mesh),
+  desiredIngressGatewayPolicy(tenant, namespace, mesh),
   desiredPeerAuthentication(tenant, namespace),
   desiredAuthorizationPolicy(tenant, namespace, mesh),
   desiredSidecar(tenant, namespace, mesh),

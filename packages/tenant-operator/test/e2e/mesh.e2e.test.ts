@@ -31,7 +31,8 @@ const meshObjects: ReadonlyArray<readonly [string, string]> = [
   ["peerauthentications.security.istio.io", "default"],
   ["authorizationpolicies.security.istio.io", "allow-tenant-and-ingress"],
   ["sidecars.networking.istio.io", "default"],
-  ["networkpolicies", "allow-istio-control-plane"]
+  ["networkpolicies", "allow-istio-control-plane"],
+  ["networkpolicies", "allow-ingress-gateway"]
 ]
 
 describeCluster("the mesh controller, end to end (operator process + kubectl + Istio's CRDs)", () => {
