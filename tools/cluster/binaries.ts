@@ -3,27 +3,10 @@
 // (only when missing, atomically), with a `kubectl` link to it beside it (a
 // client of the server's exact version), and honouring envtest's
 // KUBEBUILDER_ASSETS for etcd and kube-apiserver.
-import { spawn, spawnSync } from "node:child_process"
-import { createHash } from "node:crypto"
-import {
-  accessSync,
-  closeSync,
-  constants,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  readlinkSync,
-  realpathSync,
-  renameSync,
-  rmSync,
-  statSync,
-  symlinkSync
-} from "node:fs"
-import { join, relative, sep } from "node:path"
-import { formatDuration, info, UserError } from "./log.ts"
+import { readFileSync, readlinkSync, rmSync, symlinkSync } from "node:fs"
+import { join } from "node:path"
+import { ensureBuilt, type GoProgram, isExecutable, sourceHash } from "../gobuild/gobuild.ts"
+import { info, UserError } from "./log.ts"
 import { binaryCacheRoot, controlPlaneSourceDir } from "./paths.ts"
 
 export const BINARY_NAME = "kleff-control-plane"
@@ -32,7 +15,6 @@ export const KUBECTL_NAME = "kubectl"
 
 /** Rough cold-build duration on a 2-core machine (idle to heavily loaded), shown before the first build. */
 const COLD_BUILD_ESTIMATE_MIN = "5–15"
-const BUILD_HEARTBEAT_MS = 30_000
 
 /** How one control-plane component is executed: a program and the arguments before its own flags. */
 export interface Command {
@@ -81,99 +63,17 @@ function ldflags(version: string): string {
   return ["-s -w", ...stamps].join(" ")
 }
 
-function buildArgs(version: string, output: string): string[] {
-  return ["build", "-trimpath", `-ldflags=${ldflags(version)}`, "-o", output, "."]
-}
-
-function listSources(dir: string): string[] {
-  const files: string[] = []
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    if (entry.name.startsWith(".")) continue
-    const path = join(dir, entry.name)
-    if (entry.isDirectory()) files.push(...listSources(path))
-    else if (
-      entry.isFile() &&
-      ((entry.name.endsWith(".go") && !entry.name.endsWith("_test.go")) ||
-        entry.name === "go.mod" ||
-        entry.name === "go.sum")
-    ) {
-      files.push(path)
-    }
+/** kleff-control-plane of `version` as a Go program (its build recipe stamps the version). */
+function controlPlaneProgram(version: string): GoProgram {
+  return {
+    label: `control plane ${version}`,
+    purpose: `to build the local control plane (Kubernetes ${version})`,
+    sourceDir: controlPlaneSourceDir,
+    binaryName: BINARY_NAME,
+    buildArgs: (output) => ["build", "-trimpath", `-ldflags=${ldflags(version)}`, "-o", output, "."],
+    coldEstimate: `~${COLD_BUILD_ESTIMATE_MIN} min on 2 cores with a cold Go build cache, under a minute when warm`,
+    buildPattern: /^v\d+\.\d+\.\d+.*-[0-9a-f]{12}$/
   }
-  return files
-}
-
-/** Short hash of go.mod, go.sum, the Go sources (not tests) and the build recipe: any change means a new build. */
-export function sourceHash(version: string): string {
-  const hash = createHash("sha256")
-  hash.update(buildArgs(version, "OUT").join("\0"))
-  for (const file of listSources(controlPlaneSourceDir).sort()) {
-    hash.update(`\0${relative(controlPlaneSourceDir, file)}\0`)
-    hash.update(readFileSync(file))
-  }
-  return hash.digest("hex").slice(0, 12)
-}
-
-function isExecutable(path: string): boolean {
-  try {
-    accessSync(path, constants.X_OK)
-    return true
-  } catch {
-    return false
-  }
-}
-
-function requireGo(version: string): void {
-  const probe = spawnSync("go", ["version"], { encoding: "utf8" })
-  if (probe.error !== undefined || probe.status !== 0) {
-    throw new UserError(
-      `Go is needed once to build the local control plane (Kubernetes ${version}), but \`go\` was not found on PATH.\n` +
-        "Install Go 1.26 or newer (https://go.dev/doc/install, or your package manager), make sure `go version` works, then retry."
-    )
-  }
-}
-
-async function runBuild(version: string, tmpDir: string, logPath: string): Promise<void> {
-  const logFd = openSync(logPath, "w")
-  const started = Date.now()
-  const heartbeat = setInterval(
-    () => info(`  … still building (${formatDuration(Date.now() - started)}); log: ${logPath}`),
-    BUILD_HEARTBEAT_MS
-  )
-  let interrupted: NodeJS.Signals | undefined
-  try {
-    const code = await new Promise<number | null>((resolve, reject) => {
-      const child = spawn("go", buildArgs(version, join(tmpDir, BINARY_NAME)), {
-        cwd: controlPlaneSourceDir,
-        env: { ...process.env, CGO_ENABLED: "0" },
-        stdio: ["ignore", logFd, logFd]
-      })
-      // On Ctrl-C or SIGTERM stop the build and let the callers' cleanup run
-      // (temporary build directory, `up` lock) instead of dying mid-way.
-      const onSignal = (signal: NodeJS.Signals): void => {
-        interrupted = signal
-        child.kill("SIGTERM")
-      }
-      process.once("SIGINT", onSignal)
-      process.once("SIGTERM", onSignal)
-      child.on("error", reject)
-      child.on("exit", (exitCode) => {
-        process.off("SIGINT", onSignal)
-        process.off("SIGTERM", onSignal)
-        resolve(exitCode)
-      })
-    })
-    if (interrupted !== undefined) {
-      throw new UserError(`build of ${BINARY_NAME} interrupted (${interrupted}); nothing was installed`, 130)
-    }
-    if (code !== 0) {
-      throw new UserError(`building ${BINARY_NAME} failed (exit ${code}); see ${logPath}`)
-    }
-  } finally {
-    clearInterval(heartbeat)
-    closeSync(logFd)
-  }
-  info(`built control plane ${version} in ${formatDuration(Date.now() - started)}`)
 }
 
 /**
@@ -197,80 +97,9 @@ function linkKubectl(buildDir: string): string {
   return link
 }
 
-const BUILD_DIR_PATTERN = /^v\d+\.\d+\.\d+.*-[0-9a-f]{12}$/
-const STALE_TMP_MS = 24 * 60 * 60_000
-
-/**
- * Build directories under root whose binary a live process runs (a cluster's
- * components, a kubectl): read from /proc/<pid>/exe, so clusters in any state
- * directory count. Empty where /proc is unavailable (macOS).
- */
-function buildsInUse(root: string): Set<string> {
-  const inUse = new Set<string>()
-  let pids: string[]
-  try {
-    pids = readdirSync("/proc").filter((name) => /^\d+$/.test(name))
-  } catch {
-    return inUse
-  }
-  // /proc/<pid>/exe holds the resolved path: compare against root resolved too.
-  let prefix: string
-  try {
-    prefix = realpathSync(root) + sep
-  } catch {
-    return inUse
-  }
-  for (const pid of pids) {
-    let exe: string
-    try {
-      exe = readlinkSync(`/proc/${pid}/exe`)
-    } catch {
-      continue // gone, a kernel thread, or another user's process
-    }
-    if (exe.startsWith(prefix)) {
-      const name = exe.slice(prefix.length).split(sep)[0] ?? ""
-      if (name !== "") inUse.add(join(root, name))
-    }
-  }
-  return inUse
-}
-
-/**
- * Keep the cache bounded: remove all builds but the current one, the most
- * recent other one, and any other that a running process (a cluster started
- * from it, a kubectl) still uses; and day-old leftovers of builds that failed
- * or were killed. (Linux would keep a deleted running binary alive, but its
- * kubectl link, and restarts of its clusters, need the directory.)
- */
-function pruneCache(root: string, current: string): void {
-  const builds: { path: string; mtime: number }[] = []
-  for (const name of readdirSync(root)) {
-    const path = join(root, name)
-    try {
-      if (name.startsWith(".build-")) {
-        if (Date.now() - statSync(path).mtimeMs > STALE_TMP_MS) rmSync(path, { recursive: true, force: true })
-      } else if (name.endsWith(".build.log") && !existsSync(path.slice(0, -".build.log".length))) {
-        // log of a failed or interrupted build
-        if (Date.now() - statSync(path).mtimeMs > STALE_TMP_MS) rmSync(path, { force: true })
-      } else if (BUILD_DIR_PATTERN.test(name) && path !== current) {
-        builds.push({ path, mtime: statSync(path).mtimeMs })
-      }
-    } catch {
-      // vanished concurrently
-    }
-  }
-  builds.sort((a, b) => b.mtime - a.mtime)
-  const inUse = buildsInUse(root)
-  for (const old of builds.slice(1)) {
-    if (inUse.has(old.path)) continue
-    rmSync(old.path, { recursive: true, force: true })
-    rmSync(`${old.path}.build.log`, { force: true })
-  }
-}
-
 /** The cache directory for the current sources (it may not be built yet). */
 export function currentBuildDir(version: string = kubernetesVersion()): string {
-  return join(binaryCacheRoot(), `${version}-${sourceHash(version)}`)
+  return join(binaryCacheRoot(), `${version}-${sourceHash(controlPlaneProgram(version))}`)
 }
 
 /** Path of the cached kleff-control-plane binary, building it first when missing. */
@@ -280,34 +109,8 @@ export async function ensureControlPlaneBinary(): Promise<{
   binary: string
 }> {
   const version = kubernetesVersion()
-  const root = binaryCacheRoot()
   const buildDir = currentBuildDir(version)
-  const binary = join(buildDir, BINARY_NAME)
-  if (isExecutable(binary)) return { version, buildDir, binary }
-
-  requireGo(version)
-  mkdirSync(root, { recursive: true })
-  const logPath = `${buildDir}.build.log`
-  info(
-    `building control plane ${version} (first time for these sources: ~${COLD_BUILD_ESTIMATE_MIN} min on 2 cores with a cold Go build cache, under a minute when warm)…`
-  )
-  info(`  build log: ${logPath}`)
-  // Build into a private temporary directory and rename it into place: an
-  // interrupted build never leaves a partial binary where it would be used.
-  const tmpDir = mkdtempSync(join(root, ".build-"))
-  try {
-    await runBuild(version, tmpDir, logPath)
-    linkKubectl(tmpDir)
-    try {
-      renameSync(tmpDir, buildDir)
-    } catch (error) {
-      // A concurrent build finished first; its result is equivalent.
-      if (!existsSync(binary)) throw error
-    }
-  } finally {
-    rmSync(tmpDir, { recursive: true, force: true })
-  }
-  pruneCache(root, buildDir)
+  const binary = await ensureBuilt(controlPlaneProgram(version), buildDir, linkKubectl)
   return { version, buildDir, binary }
 }
 

@@ -1,13 +1,12 @@
 /**
  * The command line as a user runs it: `node packages/tenant-operator/src/bin.ts <command> <flags>`
  * spawned as a process of its own, judged by its stdout, stderr and exit code. `render` and `crds`
- * work offline; `install` and `plan` run against the test cluster. The flags are the ones the
- * operator's `run` takes, so what `render` and `plan` show is what the operator does.
+ * work offline; `install` and `plan` run against the test cluster (`status`: status.test.ts). The
+ * flags are the ones the operator's `run` takes, so what `render` and `plan` show is what the
+ * operator does.
  */
 import { execFile } from "node:child_process"
-import { existsSync, mkdtempSync, writeFileSync } from "node:fs"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
+import { existsSync } from "node:fs"
 import { stripVTControlCharacters } from "node:util"
 import { assert, describe, it } from "@effect/vitest"
 import { parseAllDocuments } from "yaml"
@@ -261,45 +260,4 @@ describeCluster("tenant-operator install and plan (as a process, against the tes
     },
     30 * 60_000
   )
-
-  it("status lists the Tenants of the cluster, as a table and as JSON", async () => {
-    // Installing writes the CRDs: not while an end-to-end suite has the cluster's Tenant API.
-    const release = await lockCluster(kubeconfig())
-    const install = await cli("install", "--kubeconfig", kubeconfig()).finally(() => release())
-    assert.strictEqual(install.code, 0, install.stderr)
-    // A Tenant on a plan that does not exist: nothing is provisioned for it, whoever runs.
-    const name = uniqueName("cli-status")
-    const file = join(mkdtempSync(join(tmpdir(), "kleff-cli-")), "tenant.json")
-    writeFileSync(
-      file,
-      JSON.stringify({
-        apiVersion: "kleff.kleff.io/v1",
-        kind: "Tenant",
-        metadata: { name },
-        spec: { plan: "no-such-plan", userId: `user-${name}`, username: "status" }
-      })
-    )
-    const kubectl = (...args: ReadonlyArray<string>) =>
-      runProcess(process.env.KLEFF_KUBECTL ?? "kubectl", ["--kubeconfig", kubeconfig(), ...args])
-    const created = await kubectl("apply", "-f", file)
-    assert.strictEqual(created.code, 0, created.stderr)
-    try {
-      const json = await cli("status", "--kubeconfig", kubeconfig(), "-o", "json")
-      assert.strictEqual(json.code, 0, json.stderr)
-      const rows = JSON.parse(json.stdout) as ReadonlyArray<{ readonly name: string; readonly plan: string }>
-      assert.deepInclude(
-        rows.map((row) => ({ name: row.name, plan: row.plan })),
-        { name, plan: "no-such-plan" }
-      )
-      const table = await cli("status", "--kubeconfig", kubeconfig())
-      assert.strictEqual(table.code, 0, table.stderr)
-      assert.match(
-        table.stdout,
-        /^NAME\s+PLAN\s+NAMESPACE\s+READY\s+CPU\s+MEMORY\s+PODS\s+NOT READY BECAUSE\n/
-      )
-      assert.match(table.stdout, new RegExp(`\\n${name}\\s+no-such-plan\\s`))
-    } finally {
-      await kubectl("delete", "tenant", name, "--wait=false")
-    }
-  }, 180_000)
 })

@@ -91,7 +91,7 @@ describe("generated CRDs", () => {
     assert.strictEqual(planCrd().metadata.name, "plans.kleff.kleff.io")
   })
 
-  it("print Plan, Namespace, Ready and Age for Tenants", () => {
+  it("print Plan, Namespace, Ready, Reason and Age for Tenants; Phase, User and Protected with -o wide", () => {
     const columns = firstVersion(tenantCrd()).additionalPrinterColumns
     const shown = columns.filter((column) => (column.priority ?? 0) === 0)
     assert.deepStrictEqual(
@@ -100,7 +100,16 @@ describe("generated CRDs", () => {
         ["Plan", ".spec.plan"],
         ["Namespace", ".status.namespace"],
         ["Ready", '.status.conditions[?(@.type=="TenantReady")].status'],
+        ["Reason", '.status.conditions[?(@.type=="TenantReady")].reason'],
         ["Age", ".metadata.creationTimestamp"]
+      ]
+    )
+    assert.deepStrictEqual(
+      columns.filter((column) => column.priority === 1).map((column) => [column.name, column.jsonPath]),
+      [
+        ["Phase", ".status.phase"],
+        ["User", ".spec.username"],
+        ["Protected", ".spec.deletionProtection"]
       ]
     )
   })

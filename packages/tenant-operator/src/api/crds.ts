@@ -123,6 +123,12 @@ export const tenantCrdDefinition: CrdDefinition = {
       jsonPath: '.status.conditions[?(@.type=="TenantReady")].status',
       description: "Whether everything the tenant needs is in place"
     },
+    {
+      name: "Reason",
+      type: "string",
+      jsonPath: '.status.conditions[?(@.type=="TenantReady")].reason',
+      description: "Why it is ready or not: the reason of its first condition that is not True"
+    },
     { name: "Phase", type: "string", jsonPath: ".status.phase", priority: 1 },
     { name: "User", type: "string", jsonPath: ".spec.username", priority: 1 },
     {
