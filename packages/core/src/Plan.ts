@@ -246,9 +246,14 @@ const sortedByKey = (objects: ReadonlyArray<KubeObject>): ReadonlyArray<KubeObje
     .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
     .map((entry) => entry.object)
 
-/** The reconciler's view of a snapshot: its primary decoded, and typed reads of any cached object. */
-export const observedOf = <P extends KubeObject>(snapshot: Snapshot, primary: P): Observed<P> => ({
+/** The reconciler's view of a snapshot at `now` (RFC 3339): its primary decoded, and typed reads of any cached object. */
+export const observedOf = <P extends KubeObject>(
+  snapshot: Snapshot,
+  primary: P,
+  now: string
+): Observed<P> => ({
   primary,
+  now,
   object: snapshot.primary,
   owned: snapshot.owned,
   get: snapshot.get,
@@ -278,7 +283,7 @@ export interface Replan<D> {
 export const plan = <P extends KubeObject, D>(
   reconciler: Reconciler<P, D>,
   snapshot: Snapshot,
-  /** The current time, RFC 3339, for condition transition times. */
+  /** The current time, RFC 3339: condition transition times, and `Observed.now` for the decision. */
   now: string,
   replan: Replan<D> = {}
 ): Plan<D> => {
@@ -313,7 +318,7 @@ export const plan = <P extends KubeObject, D>(
       refused
     )
   }
-  const observed = observedOf(snapshot, decoded.success)
+  const observed = observedOf(snapshot, decoded.success, now)
   const decided = replan.decided
   const decision = decided === undefined ? reconciler.decide(observed) : decided.decision
   const status = reconciler.status

@@ -416,3 +416,10 @@ export const scaledValue = (q: Quantity, scale: number): bigint => {
   if (magnitude % divisor !== 0n) quotient += 1n
   return q.mantissa < 0n ? -quotient : quotient
 }
+
+/**
+ * The value as a floating-point number (`250m` → 0.25, `1Gi` → 1073741824): for metrics and
+ * display only, where a float is what is wanted; exact work uses `compare` and the arithmetic above.
+ */
+export const toNumber = (q: Quantity): number =>
+  q.scale >= 0 ? Number(q.mantissa) * 10 ** q.scale : Number(q.mantissa) / 10 ** -q.scale

@@ -38,6 +38,12 @@ export interface Observed<P extends KubeObject = KubeObject> {
     name: string,
     namespace?: string
   ) => Decoded<T> | undefined
+  /**
+   * The time of this reconcile, RFC 3339: the one the planner stamps on condition transitions.
+   * For decisions that depend on time (how long ago a status field was written); a reconciler
+   * that reads it still has no clock of its own, so the same snapshot and time give the same plan.
+   */
+  readonly now: string
 }
 
 /** What should exist for a primary. */

@@ -20,6 +20,7 @@ import {
   managedBy,
   namespaceName,
   type Tenant,
+  TenantType,
   tenant,
   tenantFinalizer,
   tenantReconciler
@@ -524,5 +525,42 @@ describe("plan: events and determinism", () => {
     )
     assert.deepStrictEqual(reversed.actions, reference.actions)
     assert.isTrue(reference.actions.some(isWrite))
+  })
+})
+
+describe("plan: the time of a reconcile", () => {
+  /** Reports when it last looked, and asks to look again at the next full minute. */
+  const clockReader: Reconciler<Tenant, string> = {
+    name: "clock-reader",
+    primary: TenantType,
+    owned: [],
+    decide: (observed) => observed.now,
+    desired: (at) => ({ objects: [], recheckAfterMillis: 60_000 - (Date.parse(at) % 60_000) }),
+    status: (at) => ({ fields: { lookedAt: at }, conditions: [] })
+  }
+  const acme = tenant("acme")
+
+  it("decide sees the time the plan is made at; what it derives from it is planned", () => {
+    const observed = Simulator.observe(withPrimary(acme), refOf(acme), clockReader)
+    if (observed === undefined) throw new Error("no primary")
+    for (const [at, wait] of [
+      [now, 60_000],
+      ["2024-06-01T12:00:45Z", 15_000]
+    ] as const) {
+      const planned = plan(clockReader, observed, at)
+      assert.strictEqual(planned.decision, at)
+      const status = planned.actions.find((action) => action._tag === "ApplyStatus")
+      assert.strictEqual(status?._tag === "ApplyStatus" ? status.status.lookedAt : undefined, at)
+      assert.deepStrictEqual(planned.actions.at(-1), Action.Requeue({ afterMillis: wait }))
+    }
+  })
+
+  it("a re-plan within the same reconcile keeps the first plan's decision, whatever its time", () => {
+    const observed = Simulator.observe(withPrimary(acme), refOf(acme), clockReader)
+    if (observed === undefined) throw new Error("no primary")
+    const replanned = plan(clockReader, observed, later, { decided: { decision: now } })
+    assert.strictEqual(replanned.decision, now)
+    const status = replanned.actions.find((action) => action._tag === "ApplyStatus")
+    assert.strictEqual(status?._tag === "ApplyStatus" ? status.status.lookedAt : undefined, now)
   })
 })

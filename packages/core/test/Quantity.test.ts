@@ -156,6 +156,21 @@ describe("Quantity arithmetic", () => {
     assert.strictEqual(Quantity.scaledValue(parsed("1Ki"), 0), 1024n)
   })
 
+  it("gives a float for metrics: milli-units, binary and decimal suffixes, exponents", () => {
+    const cases: ReadonlyArray<readonly [string, number]> = [
+      ["250m", 0.25],
+      ["1", 1],
+      ["0", 0],
+      ["1Gi", 1073741824],
+      ["512Mi", 536870912],
+      ["2k", 2000],
+      ["1.5", 1.5],
+      ["100n", 1e-7],
+      ["3e3", 3000]
+    ]
+    for (const [input, value] of cases) assert.strictEqual(Quantity.toNumber(parsed(input)), value, input)
+  })
+
   it("tells same-valued strings apart from invalid ones", () => {
     assert.isTrue(Quantity.sameValue("1000m", "1"))
     assert.isTrue(Quantity.sameValue("garbage", "garbage"))

@@ -8,11 +8,13 @@
  *
  * Owns the named health and readiness checks (`HealthChecks`): other parts register theirs
  * (e.g. "informers synced"); `/readyz` answers 200 only when every readiness check passes.
+ * `/metrics` also serves the series of the `collectors` it is given, recorded at each scrape into
+ * a registry of their own (see `Collector`).
  * Must not decide readiness itself or record metrics; servers close when the layer's scope closes.
  */
 import { createServer } from "node:http"
 import { NodeHttpServer } from "@effect/platform-node"
-import { Context, Duration, Effect, Layer, Option, Schema, type Scope } from "effect"
+import { Context, Duration, Effect, Layer, Metric, Option, Schema, type Scope } from "effect"
 import {
   HttpRouter,
   HttpServer,
@@ -144,11 +146,21 @@ export const parseBindAddress = (
 // Server
 // ---------------------------------------------------------------------------------------------
 
+/**
+ * Series computed at each scrape, for values that live elsewhere (one per object in a cache):
+ * the collector records them with `Metric.update` into a registry made for that scrape alone, so a
+ * series it does not record again (its object is gone) is gone from the next scrape. Series in the
+ * process's registry live as long as the process: Effect's registry has no way to remove one.
+ */
+export type Collector = Effect.Effect<void>
+
 export interface HealthServerOptions {
   /** `--health-probe-bind-address`: serves `/healthz` and `/readyz`. Default `:8081`; `0` disables. */
   readonly healthProbeBindAddress?: string | undefined
   /** `--metrics-bind-address`: serves `/metrics`. Default `:8080`; `0` disables. */
   readonly metricsBindAddress?: string | undefined
+  /** Served on `/metrics` after the process's registry, recorded afresh at each scrape. */
+  readonly collectors?: ReadonlyArray<Collector> | undefined
 }
 
 export interface BoundServer {
@@ -198,13 +210,40 @@ const probeRoutes = HttpRouter.use(
   })
 )
 
+type Routes = Layer.Layer<never, never, HttpRouter.HttpRouter | HealthChecks>
+
+/** The content type of the Prometheus text format 0.0.4, as Effect's exporter serves it. */
+const prometheusTextFormat = "text/plain; version=0.0.4; charset=utf-8"
+
+/** What the collectors record now, rendered from a registry of this scrape's own. */
+const collected = (collectors: ReadonlyArray<Collector>): Effect.Effect<string> =>
+  Effect.suspend(() =>
+    Effect.forEach(collectors, (collector) => collector, { discard: true }).pipe(
+      Effect.andThen(PrometheusMetrics.format()),
+      Effect.provideService(Metric.MetricRegistry, new Map())
+    )
+  )
+
 /**
  * `/metrics`: Effect's Prometheus exporter, rendering the metric registry of the context the
- * server was started in (the process-wide one unless a test provides its own).
+ * server was started in (the process-wide one unless a test provides its own), then what the
+ * collectors record for this scrape.
  */
-const metricsRoute = PrometheusMetrics.layerHttp()
-
-type Routes = Layer.Layer<never, never, HttpRouter.HttpRouter | HealthChecks>
+const metricsRoute = (collectors: ReadonlyArray<Collector>): Routes =>
+  collectors.length === 0
+    ? PrometheusMetrics.layerHttp()
+    : HttpRouter.use((router) =>
+        router.add(
+          "GET",
+          "/metrics",
+          Effect.gen(function* () {
+            const kept = yield* PrometheusMetrics.format()
+            return HttpServerResponse.text(kept + (yield* collected(collectors)), {
+              contentType: prometheusTextFormat
+            })
+          })
+        )
+      )
 
 const serve = Effect.fnUntraced(function* (
   bind: BindAddress,
@@ -226,19 +265,20 @@ const sameAddress = (a: BindAddress, b: BindAddress) => a.port !== 0 && a.port =
 const make = Effect.fnUntraced(function* (options: HealthServerOptions) {
   const probeBind = yield* parseBindAddress(options.healthProbeBindAddress ?? ":8081")
   const metricsBind = yield* parseBindAddress(options.metricsBindAddress ?? ":8080")
+  const collectors = options.collectors ?? []
   if (
     Option.isSome(probeBind) &&
     Option.isSome(metricsBind) &&
     sameAddress(probeBind.value, metricsBind.value)
   ) {
-    const both = yield* serve(probeBind.value, Layer.merge(probeRoutes, metricsRoute))
+    const both = yield* serve(probeBind.value, Layer.merge(probeRoutes, metricsRoute(collectors)))
     return HealthServer.of({ probes: Option.some(both), metrics: Option.some(both) })
   }
   const probes = Option.isSome(probeBind)
     ? Option.some(yield* serve(probeBind.value, probeRoutes))
     : Option.none()
   const metrics = Option.isSome(metricsBind)
-    ? Option.some(yield* serve(metricsBind.value, metricsRoute))
+    ? Option.some(yield* serve(metricsBind.value, metricsRoute(collectors)))
     : Option.none()
   if (Option.isSome(probes)) yield* Effect.logInfo(`Serving health probes on ${probes.value.url}`)
   if (Option.isSome(metrics)) yield* Effect.logInfo(`Serving metrics on ${metrics.value.url}/metrics`)

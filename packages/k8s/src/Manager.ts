@@ -17,7 +17,7 @@
 import { NodeRuntime } from "@effect/platform-node"
 import { Cause, Context, Deferred, Duration, Effect, Exit, Fiber, Layer, Option } from "effect"
 import type { HttpServerError } from "effect/http"
-import { HealthChecks, HealthServer, type InvalidBindAddress } from "./HealthServer.ts"
+import { type Collector, HealthChecks, HealthServer, type InvalidBindAddress } from "./HealthServer.ts"
 import { type RunOptions, run as runQueue } from "./internal/workers.ts"
 import {
   type InvalidLeaderElectionConfig,
@@ -48,6 +48,8 @@ export interface ManagerOptions {
   readonly healthProbeBindAddress?: string | undefined
   /** Serves `/metrics`. Default `:8080`; `0` disables. */
   readonly metricsBindAddress?: string | undefined
+  /** Series `/metrics` computes at each scrape (see `HealthServer.Collector`). */
+  readonly collectors?: ReadonlyArray<Collector> | undefined
   /** How long in-flight work may take to finish after the stop signal. Default 30 s (controller-runtime). */
   readonly gracefulShutdownTimeoutMillis?: number | undefined
 }
@@ -114,7 +116,8 @@ export const run = <E, R>(
       yield* Layer.build(
         HealthServer.layer({
           healthProbeBindAddress: options.healthProbeBindAddress,
-          metricsBindAddress: options.metricsBindAddress
+          metricsBindAddress: options.metricsBindAddress,
+          collectors: options.collectors
         })
       )
 

@@ -5,7 +5,11 @@
  *
  * Consistency: a `Restarted` (complete relist) builds new maps and indexes on the side and swaps
  * them in one step, so a reader sees either the old complete state or the new one. `Applied` and
- * `Deleted` update the maps and indexes in place, synchronously.
+ * `Deleted` update the maps and indexes in place, synchronously. A deletion leaves a tombstone (its
+ * resourceVersion, for the most recent `maxTombstones` deletions): a write's answer that arrives
+ * after the deletion's watch event, from before it, must not bring the object back. (The API
+ * server answers the removal of a deleting object's last finalizer with the object at a
+ * resourceVersion older than its deletion's.)
  *
  * Memory: one reference per object; indexes hold key strings, never copies. On ingest
  * `metadata.managedFields` (typically a third of an object's JSON) is cut down to the `Apply`
@@ -75,6 +79,16 @@ export const isOlderThan = (candidate: KubeObject, cached: KubeObject | undefine
   return Number.isSafeInteger(a) && Number.isSafeInteger(b) && a < b
 }
 
+/** Whether `candidate` is from no later than the deletion at `deletedAt` (both integer resourceVersions). */
+const isFromBefore = (candidate: KubeObject, deletedAt: string | undefined): boolean => {
+  const a = Number(candidate.metadata.resourceVersion)
+  const b = Number(deletedAt)
+  return Number.isSafeInteger(a) && Number.isSafeInteger(b) && a <= b
+}
+
+/** How many recent deletions a cache remembers (a late write answer comes within seconds of its deletion). */
+export const maxTombstones = 1024
+
 // ---------------------------------------------------------------------------------------------
 // The synchronous cache (no Effect): ingest and the swap (the indexes are `internal/generation.ts`'s).
 // Exported for tests and benchmarks.
@@ -90,6 +104,8 @@ export class Cache<T extends KubeObject = KubeObject> {
   private readonly transform: ((object: T) => T) | undefined
   private readonly type: ResourceType<T> | undefined
   private readonly indexers = new Map<string, IndexFunction<T>>()
+  /** The resourceVersions of recent deletions, by key, oldest first. */
+  private readonly tombstones = new Map<ObjectKey, string | undefined>()
   private readyFlag = false
 
   constructor(options: StoreOptions<T> = {}) {
@@ -163,6 +179,11 @@ export class Cache<T extends KubeObject = KubeObject> {
         // A controller writes the API server's answers through to the cache; the watch event for
         // an earlier write can arrive after that and must not roll the object back.
         if (isOlderThan(event.object, before)) return []
+        // Nor must the answer to a write the object's deletion overtook bring it back.
+        if (before === undefined && this.tombstones.has(key)) {
+          if (isFromBefore(event.object, this.tombstones.get(key))) return []
+          this.tombstones.delete(key)
+        }
         const object = this.ingest(event.object)
         generation.put(key, object, before)
         return [{ key, before, after: object, unchanged: false }]
@@ -172,6 +193,12 @@ export class Cache<T extends KubeObject = KubeObject> {
         const generation = this.current
         const before = generation.objects.get(key)
         if (before !== undefined) generation.remove(key, before)
+        this.tombstones.delete(key)
+        this.tombstones.set(key, event.object.metadata.resourceVersion)
+        if (this.tombstones.size > maxTombstones) {
+          const [oldest] = this.tombstones.keys()
+          if (oldest !== undefined) this.tombstones.delete(oldest)
+        }
         return [{ key, before, after: undefined, unchanged: false }]
       }
       case "Restarted":

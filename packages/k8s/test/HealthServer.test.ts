@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Context, Effect, Exit, Layer, Metric, Option, Scope } from "effect"
-import { HealthChecks, HealthServer, parseBindAddress } from "../src/HealthServer.ts"
+import { type Collector, HealthChecks, HealthServer, parseBindAddress } from "../src/HealthServer.ts"
 
 const fetchText = (url: string) =>
   Effect.promise(async () => {
@@ -12,8 +12,11 @@ const fetchText = (url: string) =>
     }
   })
 
-const serverLayer = (options: { healthProbeBindAddress: string; metricsBindAddress: string }) =>
-  HealthServer.layer(options).pipe(Layer.provideMerge(HealthChecks.layer))
+const serverLayer = (options: {
+  healthProbeBindAddress: string
+  metricsBindAddress: string
+  collectors?: ReadonlyArray<Collector>
+}) => HealthServer.layer(options).pipe(Layer.provideMerge(HealthChecks.layer))
 
 describe("HealthServer", () => {
   it.effect("parses kubebuilder-style bind addresses", () =>
@@ -87,6 +90,52 @@ describe("HealthServer", () => {
       const afterClose = yield* Effect.exit(fetchText(`${probes}/healthz`))
       assert.isTrue(Exit.isFailure(afterClose), "the server must be closed with its scope")
     }).pipe(Effect.provideService(Metric.MetricRegistry, new Map()))
+  )
+
+  it.live(
+    "serves what collectors record at each scrape after the registry: a series not recorded again is gone",
+    () =>
+      Effect.gen(function* () {
+        const tenants = new Set(["acme", "zeta"])
+        const collector: Collector = Effect.forEach(
+          tenants,
+          (tenant) =>
+            Metric.update(
+              Metric.gauge("kleff_collected_test", { description: "one per tenant", attributes: { tenant } }),
+              1
+            ),
+          { discard: true }
+        )
+        yield* Metric.update(Metric.gauge("kleff_kept_test", { description: "the registry's" }), 7)
+        const server = Context.get(
+          yield* Layer.build(
+            serverLayer({
+              healthProbeBindAddress: "0",
+              metricsBindAddress: "127.0.0.1:0",
+              collectors: [collector]
+            })
+          ),
+          HealthServer
+        )
+        const scrape = () => fetchText(`${Option.getOrThrow(server.metrics).url}/metrics`)
+
+        const both = yield* scrape()
+        assert.strictEqual(both.type, "text/plain; version=0.0.4; charset=utf-8")
+        assert.strictEqual(
+          both.body,
+          "# HELP kleff_kept_test the registry's\n# TYPE kleff_kept_test gauge\nkleff_kept_test 7\n" +
+            "# HELP kleff_collected_test one per tenant\n# TYPE kleff_collected_test gauge\n" +
+            'kleff_collected_test{tenant="acme"} 1\nkleff_collected_test{tenant="zeta"} 1\n'
+        )
+        tenants.delete("zeta")
+        const one = yield* scrape()
+        assert.include(one.body, 'kleff_collected_test{tenant="acme"} 1\n')
+        assert.notInclude(one.body, "zeta")
+        assert.include(one.body, "kleff_kept_test 7\n")
+        // The collected series never reach the process's registry.
+        const registered = (yield* Metric.snapshot).map((metric) => metric.id)
+        assert.deepStrictEqual(registered, ["kleff_kept_test"])
+      }).pipe(Effect.scoped, Effect.provideService(Metric.MetricRegistry, new Map()))
   )
 
   it.live("metrics bind address 0 disables /metrics", () =>

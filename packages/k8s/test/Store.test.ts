@@ -206,4 +206,32 @@ describe("Cache: write-through ordering", () => {
     assert.strictEqual(cache.apply({ _tag: "Applied", object: versioned("13", "newer") }).length, 1)
     assert.strictEqual(storedValue(), "newer")
   })
+
+  it("does not bring back a deleted object with a write's answer from before its deletion; a newer one is stored", () => {
+    const cache = new Store.Cache()
+    cache.apply({ _tag: "Restarted", objects: [versioned("20", "live")], resourceVersion: "20" })
+    // As the API server does it: the last finalizer's removal answered at 21, the deletion's event at 23.
+    cache.apply({ _tag: "Deleted", object: versioned("23", "gone") })
+    assert.deepStrictEqual(cache.apply({ _tag: "Applied", object: versioned("21", "late answer") }), [])
+    assert.deepStrictEqual(cache.apply({ _tag: "Applied", object: versioned("23", "late answer") }), [])
+    assert.isUndefined(cache.get("/ConfigMap/n/c"))
+    // Created again afterwards: a later resourceVersion.
+    assert.strictEqual(cache.apply({ _tag: "Applied", object: versioned("30", "again") }).length, 1)
+    assert.isDefined(cache.get("/ConfigMap/n/c"))
+  })
+
+  it("remembers only the most recent deletions", () => {
+    const cache = new Store.Cache()
+    cache.apply({ _tag: "Restarted", objects: [], resourceVersion: "1" })
+    const named = (name: string, rv: string): KubeObject => ({
+      apiVersion: "v1",
+      kind: "ConfigMap",
+      metadata: { name, namespace: "n", resourceVersion: rv }
+    })
+    for (let index = 0; index <= Store.maxTombstones; index++)
+      cache.apply({ _tag: "Deleted", object: named(`c-${index}`, String(100 + index)) })
+    // The first deletion is forgotten: an answer from before it is taken again.
+    assert.strictEqual(cache.apply({ _tag: "Applied", object: named("c-0", "50") }).length, 1)
+    assert.deepStrictEqual(cache.apply({ _tag: "Applied", object: named("c-1", "50") }), [])
+  })
 })

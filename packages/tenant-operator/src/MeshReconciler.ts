@@ -88,7 +88,7 @@ const isEstablished = (crd: KubeObject): boolean => {
 }
 
 /** The namespace the tenant controller reported, read raw (the tenant controller owns that field). */
-const reportedNamespace = (tenant: KubeObject): string | undefined => {
+export const reportedNamespace = (tenant: KubeObject): string | undefined => {
   const status = tenant.status
   return Predicate.isObject(status) && Predicate.isString(status.namespace) && status.namespace !== ""
     ? status.namespace

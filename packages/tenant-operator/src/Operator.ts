@@ -1,17 +1,41 @@
 /**
- * The tenant operator as a running process: the Tenant controller (and, with the mesh enabled, the
- * mesh controller, on the same caches) under a Manager that serves health probes and metrics,
- * elects a leader when asked, and stops gracefully on SIGTERM.
+ * The tenant operator as a running process: the Tenant controller (and, on the same caches, the
+ * usage controller unless disabled and the mesh controller when the mesh is enabled) under a
+ * Manager that serves health probes and metrics (the per-tenant series from the caches, see
+ * `TenantMetrics`), elects a leader when asked, and stops gracefully on SIGTERM.
  * Wiring only: what to do is the reconcilers', how is `@kleff/k8s`'s.
  */
-import { Client, Controller, HealthServer, Informers, KubeConfig, LeaderElection, Manager } from "@kleff/k8s"
+import type { Reconciler } from "@kleff/core"
+import {
+  Client,
+  Controller,
+  HealthServer,
+  Informers,
+  KubeConfig,
+  LeaderElection,
+  Manager,
+  Snapshot
+} from "@kleff/k8s"
 import { Effect, Layer } from "effect"
+import { type StoredTenant, TenantType } from "./api/Tenant.ts"
 import type { TenantOperatorConfig } from "./desired/Config.ts"
+import { ResourceQuotaType } from "./desired/ResourceTypes.ts"
 import { makeMeshReconciler } from "./MeshReconciler.ts"
+import { tenantMetricsCollector } from "./TenantMetrics.ts"
 import { makeTenantReconciler, tenantControllerName } from "./TenantReconciler.ts"
+import { makeUsageReconciler } from "./UsageReconciler.ts"
+
+/** The usage controller's settings. */
+export interface UsageOptions {
+  /** Run it: each Tenant's `status.usage` from its namespace's ResourceQuota. */
+  readonly enabled: boolean
+  /** A tenant's usage is written at most this often. */
+  readonly periodMillis: number
+}
 
 export interface OperatorOptions {
   readonly config: TenantOperatorConfig
+  readonly usage: UsageOptions
   /** Tenants reconciled at once. */
   readonly concurrency: number
   /** A refused write is tried again after at least this long. */
@@ -39,21 +63,28 @@ export const runOperator = (options: OperatorOptions) =>
   Effect.gen(function* () {
     const client = yield* Client.Client
     const informers = yield* Informers.Informers
-    const tenants = yield* Controller.make({
-      reconciler: makeTenantReconciler(options.config),
-      concurrency: options.concurrency,
-      refusedRetryMillis: options.refusedRetryMillis
-    })
-    const controllers = options.config.mesh.enabled
-      ? [
-          tenants,
-          yield* Controller.make({
-            reconciler: makeMeshReconciler(options.config.mesh),
-            concurrency: options.concurrency,
-            refusedRetryMillis: options.refusedRetryMillis
-          })
-        ]
-      : [tenants]
+    const tenantReconciler = makeTenantReconciler(options.config)
+    const controllerOf = <D>(reconciler: Reconciler<StoredTenant, D>) =>
+      Controller.make({
+        reconciler,
+        concurrency: options.concurrency,
+        refusedRetryMillis: options.refusedRetryMillis
+      })
+    const controllers = [
+      yield* controllerOf(tenantReconciler),
+      ...(options.usage.enabled
+        ? [yield* controllerOf(makeUsageReconciler(options.usage.periodMillis))]
+        : []),
+      ...(options.config.mesh.enabled ? [yield* controllerOf(makeMeshReconciler(options.config.mesh))] : [])
+    ]
+    // The caches the tenant controller reads: its Tenants, and the quotas it made (its own children).
+    const metrics = tenantMetricsCollector(
+      (yield* informers.informer(TenantType, Snapshot.selectionOf(tenantReconciler, TenantType))).cache,
+      (yield* informers.informer(
+        ResourceQuotaType,
+        Snapshot.selectionOf(tenantReconciler, ResourceQuotaType)
+      )).cache
+    )
     const checks = yield* HealthServer.HealthChecks
     yield* checks.addReadyzCheck(
       "caches",
@@ -74,7 +105,8 @@ export const runOperator = (options: OperatorOptions) =>
     const manager = Manager.run(
       {
         healthProbeBindAddress: options.healthProbeBindAddress,
-        metricsBindAddress: options.metricsBindAddress
+        metricsBindAddress: options.metricsBindAddress,
+        collectors: [metrics]
       },
       [Informers.runnable(informers), ...controllers.map((controller) => controller.runnable)]
     )

@@ -91,7 +91,7 @@ describe("generated CRDs", () => {
     assert.strictEqual(planCrd().metadata.name, "plans.kleff.kleff.io")
   })
 
-  it("print Plan, Namespace, Ready, Reason and Age for Tenants; Phase, User and Protected with -o wide", () => {
+  it("print Plan, Namespace, Ready, Reason and Age for Tenants; Phase, User, Protected and the usage with -o wide", () => {
     const columns = firstVersion(tenantCrd()).additionalPrinterColumns
     const shown = columns.filter((column) => (column.priority ?? 0) === 0)
     assert.deepStrictEqual(
@@ -109,7 +109,10 @@ describe("generated CRDs", () => {
       [
         ["Phase", ".status.phase"],
         ["User", ".spec.username"],
-        ["Protected", ".spec.deletionProtection"]
+        ["Protected", ".spec.deletionProtection"],
+        ["CPU", ".status.usage.used.requests\\.cpu"],
+        ["Memory", ".status.usage.used.requests\\.memory"],
+        ["Pods", ".status.usage.used.pods"]
       ]
     )
   })

@@ -41,6 +41,30 @@ export type TenantSpec = typeof TenantSpec.Type
 export const TenantPhase = Schema.Literals(["Pending", "Active", "Terminating", "Failed"])
 export type TenantPhase = typeof TenantPhase.Type
 
+/** Quantities by resource name, as a ResourceQuota's status holds them (`requests.cpu: 250m`). */
+const QuantitiesByResource = Schema.Record(Schema.String, Schema.String)
+
+/**
+ * How much of its quota the tenant uses: the tenant namespace's ResourceQuota `status`, copied by
+ * the usage controller (it alone writes this field). Plain strings: the API server wrote them.
+ */
+export const TenantUsage = Schema.Struct({
+  hard: Schema.optionalKey(
+    QuantitiesByResource.annotate({ description: "The quota's limits, by resource (the plan's quota)." })
+  ),
+  used: Schema.optionalKey(
+    QuantitiesByResource.annotate({ description: "What the namespace uses, by resource." })
+  ),
+  updatedAt: Schema.optionalKey(
+    Schema.String.annotate({ format: "date-time", description: "When the usage controller copied them." })
+  )
+}).annotate({
+  description:
+    "The tenant namespace's ResourceQuota usage. Updated at most once a period (--usage-period-seconds) " +
+    "and only when a resource's use changed by 1 % of its limit or more."
+})
+export type TenantUsage = typeof TenantUsage.Type
+
 export const TenantStatus = Schema.Struct({
   namespace: Schema.optionalKey(
     Dns1123Label.annotate({
@@ -49,6 +73,7 @@ export const TenantStatus = Schema.Struct({
   ),
   phase: Schema.optionalKey(TenantPhase),
   conditions: Schema.optionalKey(Conditions),
+  usage: Schema.optionalKey(TenantUsage),
   observedGeneration: Schema.optionalKey(Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)))
 })
 export type TenantStatus = typeof TenantStatus.Type

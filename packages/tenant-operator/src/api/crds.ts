@@ -138,6 +138,27 @@ export const tenantCrdDefinition: CrdDefinition = {
       priority: 1,
       description: "Whether deleting the Tenant is refused (spec.deletionProtection)"
     },
+    {
+      name: "CPU",
+      type: "string",
+      jsonPath: ".status.usage.used.requests\\.cpu",
+      priority: 1,
+      description: "CPU requests in use (status.usage)"
+    },
+    {
+      name: "Memory",
+      type: "string",
+      jsonPath: ".status.usage.used.requests\\.memory",
+      priority: 1,
+      description: "Memory requests in use (status.usage)"
+    },
+    {
+      name: "Pods",
+      type: "string",
+      jsonPath: ".status.usage.used.pods",
+      priority: 1,
+      description: "Pods in use (status.usage)"
+    },
     age
   ]
 }

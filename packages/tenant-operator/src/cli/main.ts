@@ -10,6 +10,7 @@ import { Console, Effect } from "effect"
 import { CliError, CliOutput, Command, Flag } from "effect/cli"
 import { install as installInCluster } from "../Install.ts"
 import { clientLayer, runOperator } from "../Operator.ts"
+import { defaultUsagePeriodSeconds } from "../UsageReconciler.ts"
 import { adoptCommand } from "./adopt.ts"
 import { crdsCommand } from "./crds.ts"
 import { configFrom, kubeconfig, kubeconfigPath, tenantConfigFlags } from "./Flags.ts"
@@ -47,6 +48,18 @@ const run = Command.make(
       Flag.withDescription("Tenants reconciled at once (never the same Tenant twice)."),
       Flag.withDefault(8)
     ),
+    enableUsage: Flag.Boolean("enable-usage").pipe(
+      Flag.withDescription(
+        "Run the usage controller: each Tenant's status.usage (hard, used, updatedAt) from its namespace's ResourceQuota. --enable-usage=false turns it off; the per-tenant metrics stay."
+      ),
+      Flag.withDefault(true)
+    ),
+    usagePeriodSeconds: Flag.Int("usage-period-seconds").pipe(
+      Flag.withDescription(
+        "The usage controller writes a Tenant's status.usage at most this often, and only for a change of 1 % of a limit or more."
+      ),
+      Flag.withDefault(defaultUsagePeriodSeconds)
+    ),
     refusedRetrySeconds: Flag.Int("refused-retry-seconds").pipe(
       Flag.withDescription(
         "A Tenant whose write the API server refused (reported as WriteRefused) is tried again after at least this long, and longer with each refusal; a change to it or its Plan retries at once."
@@ -57,6 +70,7 @@ const run = Command.make(
   (flags) =>
     runOperator({
       config: configFrom(flags),
+      usage: { enabled: flags.enableUsage, periodMillis: Math.max(1, flags.usagePeriodSeconds) * 1000 },
       concurrency: Math.max(1, flags.maxConcurrentReconciles),
       refusedRetryMillis: Math.max(1, flags.refusedRetrySeconds) * 1000,
       healthProbeBindAddress: flags.healthProbeBindAddress,

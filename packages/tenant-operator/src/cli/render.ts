@@ -82,12 +82,22 @@ const decodeAll = <A>(
   return Result.succeed(decoded)
 }
 
+/**
+ * The time a render is observed at. What the tenant and mesh controllers decide does not depend on
+ * the time, so a render is the same whenever it runs (and stays pure).
+ */
+const renderedAt = new Date(0).toISOString()
+
 /** A cluster that holds only `plans`: what the controller would see for a new Tenant. */
 const offlineObserved = (tenant: Tenant, plans: ReadonlyArray<Plan>): Observed<Tenant> => {
   const byKey = new Map<string, KubeObject>(
     plans.map((plan) => [keyOfRef(planRef(plan.metadata.name)), plan])
   )
-  return observedOf({ primary: tenant, owned: [], get: (ref: ObjectRef) => byKey.get(keyOfRef(ref)) }, tenant)
+  return observedOf(
+    { primary: tenant, owned: [], get: (ref: ObjectRef) => byKey.get(keyOfRef(ref)) },
+    tenant,
+    renderedAt
+  )
 }
 
 /** Without a UID (a Tenant read from a file, not a cluster) there is nothing to point an owner reference at. */

@@ -13,8 +13,10 @@ import { TenantType, tenantCrdName } from "../../src/api/Tenant.ts"
 import { tenantOwnerClusterRole } from "../../src/desired/Access.ts"
 import { tenantOwnedTypes } from "../../src/desired/Children.ts"
 import { makeConfig } from "../../src/desired/Config.ts"
+import { ResourceQuotaType } from "../../src/desired/ResourceTypes.ts"
 import { gatewayCrdName, makeMeshReconciler, meshOwnedTypes } from "../../src/MeshReconciler.ts"
 import { makeTenantReconciler } from "../../src/TenantReconciler.ts"
+import { makeUsageReconciler } from "../../src/UsageReconciler.ts"
 import { expectedComponentRules, expectedRules } from "./expected-rbac.ts"
 import {
   kustomize,
@@ -58,7 +60,10 @@ const verbsOn = (roles: ReadonlyMap<string, RoleObject>, resource: string): Read
       .map((permission) => permission.split(" ")[0] ?? "")
   )
 
-/** `roles` let the operator list and watch every kind `reconciler` caches (by name where it watches one object). */
+/**
+ * `roles` let the operator list and watch every kind `reconciler` caches (where it watches one
+ * object by name, a grant of that name or of the whole kind).
+ */
 const assertCachesReadable = <P extends KubeObject, D>(
   reconciler: Reconciler<P, D>,
   roles: ReadonlyMap<string, RoleObject>
@@ -67,7 +72,7 @@ const assertCachesReadable = <P extends KubeObject, D>(
     const { fieldSelector } = Snapshot.selectionOf(reconciler, type)
     const name = fieldSelector?.replace(/^metadata\.name=/u, "")
     const resource = name === undefined ? resourceOf(type) : `${resourceOf(type)}:${name}`
-    const verbs = verbsOn(roles, resource)
+    const verbs = new Set([...verbsOn(roles, resource), ...verbsOn(roles, resourceOf(type))])
     assert.isTrue(
       verbs.has("list") && verbs.has("watch"),
       `${reconciler.name}: ${resource}: ${[...verbs].join(",")}`
@@ -191,12 +196,20 @@ describe("deploy/: the operator's RBAC", () => {
       }
     })
 
+    it("lists and watches every kind the usage controller caches: Tenants, and the tenants' quotas by name", () => {
+      const usage = makeUsageReconciler(30_000)
+      assert.deepStrictEqual(Snapshot.selectionOf(usage, ResourceQuotaType), {
+        fieldSelector: "metadata.name=tenant-quota"
+      })
+      assertCachesReadable(usage, operatorRoles)
+    })
+
     it("with components/istio, lists and watches every kind the mesh controller caches", () => {
       const mesh = makeMeshReconciler(makeConfig({ mesh: { enabled: true } }).mesh)
       assertCachesReadable(mesh, rolesOfOperator(kustomizeWithComponents(["components/istio"])))
     })
 
-    it("patches the Tenant (its finalizer) and its status, and only reads Plans", () => {
+    it("patches the Tenant (its finalizer) and its status (each controller applies its own part), and only reads Plans", () => {
       assert.deepStrictEqual([...verbsOn(operatorRoles, resourceOf(TenantType))].sort(), [
         "list",
         "patch",

@@ -340,6 +340,13 @@ describeCluster("Tenants with bad input, end to end (operator process + kubectl)
           ])
         })
         await kubectl().ok(["wait", "--for=condition=TenantReady", `tenant/${control}`, "--timeout=90s"])
+        // The usage controller's first write comes once the API server has counted the quota.
+        await kubectl().ok([
+          "wait",
+          "--for=jsonpath={.status.usage.hard.pods}",
+          `tenant/${control}`,
+          "--timeout=90s"
+        ])
         controlBefore = await tenantAndChildren(kubectl(), control)
         writtenBefore = await writtenByOperator(kubectl())
         logMark = operator().logs().length

@@ -5,8 +5,9 @@
  * and a new replica replaces it), kube-apiserver is restarted (every watch breaks; resuming from
  * a resourceVersion older than the restarted server's window is a 410, and the watcher relists),
  * then the leader is killed again. Afterwards every live Tenant is `TenantReady` for its current
- * generation, every deleted Tenant is gone with its namespace, no tenant namespace is left without
- * its Tenant, a foreign namespace is untouched, and a fresh operator's resync writes nothing.
+ * generation with its plan's quota in `status.usage` (the usage controller caught up too), every
+ * deleted Tenant is gone with its namespace, no tenant namespace is left without its Tenant, a
+ * foreign namespace is untouched, and a fresh operator's resync writes nothing.
  * Leader failover times are measured and printed.
  *
  * Size: `KLEFF_CHAOS_TENANTS` (default 100) Tenants to start with and `KLEFF_CHAOS_SECONDS`
@@ -23,7 +24,10 @@ import {
   installOperator,
   Kubectl,
   type OperatorProcess,
+  sameEntries,
+  samplePlanObject,
   startOperator,
+  storedQuota,
   tenantObject,
   toYaml,
   uniqueName
@@ -241,9 +245,16 @@ describeCluster("Chaos: churn under repeated faults, two replicas (own control p
       // Convergence.
       const convergeStarted = Date.now()
       const live = [...expected].filter(([, tenant]) => !tenant.deleted)
+      // What the quota of each plan holds, as the API server writes it (status.usage.hard).
+      const quotaOf = new Map(plans.map((plan) => [plan, storedQuota(samplePlanObject(plan))]))
+      const usageOnPlan = (object: KubeObject, plan: string): boolean =>
+        sameEntries(
+          (object.status as { readonly usage?: { readonly hard?: unknown } }).usage?.hard,
+          quotaOf.get(plan as (typeof plans)[number])
+        )
       const deleted = [...expected].filter(([, tenant]) => tenant.deleted).map(([name]) => name)
       await eventually(
-        "every live Tenant TenantReady on its plan, every deleted one gone",
+        "every live Tenant TenantReady on its plan with its quota in status.usage, every deleted one gone",
         () =>
           kubectl.json<{ readonly items: ReadonlyArray<KubeObject> }>([
             "tenants",
@@ -258,7 +269,8 @@ describeCluster("Chaos: churn under repeated faults, two replicas (own control p
               return (
                 object !== undefined &&
                 (object.spec as { readonly plan: string }).plan === tenant.plan &&
-                hasCondition(object, "TenantReady", "True")
+                hasCondition(object, "TenantReady", "True") &&
+                usageOnPlan(object, tenant.plan)
               )
             }) && deleted.every((name) => !byName.has(name))
           )
@@ -315,12 +327,16 @@ describeCluster("Chaos: churn under repeated faults, two replicas (own control p
         }
         return total
       }
-      await eventually(
-        "the fresh operator to reconcile every live Tenant",
-        () => metric("controller_runtime_reconcile_total", () => true),
-        (reconciles) => reconciles >= live.length,
-        120_000
-      )
+      for (const controller of ["tenant-controller", "usage-controller"])
+        await eventually(
+          `the fresh operator's ${controller} to reconcile every live Tenant`,
+          () =>
+            metric("controller_runtime_reconcile_total", (labels) =>
+              labels.includes(`controller="${controller}"`)
+            ),
+          (reconciles) => reconciles >= live.length,
+          120_000
+        )
       await sleep(2_000)
       const writes = await metric(
         "rest_client_requests_total",

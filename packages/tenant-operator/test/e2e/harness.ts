@@ -21,7 +21,8 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { afterAll, afterEach, beforeAll } from "@effect/vitest"
-import type { KubeObject } from "@kleff/core"
+import { type KubeObject, Quantity } from "@kleff/core"
+import { Result } from "effect"
 import { parse, stringify } from "yaml"
 import { type RunResult, runCommand } from "../../../k8s/test/cluster.ts"
 import {
@@ -481,6 +482,17 @@ export const quotaHard = (quota: KubeObject | undefined): unknown =>
   (quota?.spec as { readonly hard?: unknown } | undefined)?.hard
 
 export const planQuota = (plan: KubeObject): unknown => (plan.spec as { readonly quota?: unknown }).quota
+
+/** A Plan's quota as the API server stores it in the ResourceQuota (and the usage controller copies it): `1000m` → `1`. */
+export const storedQuota = (plan: KubeObject): Readonly<Record<string, string>> =>
+  Object.fromEntries(
+    Object.entries((planQuota(plan) ?? {}) as Readonly<Record<string, string | number>>).map(
+      ([resource, value]) => [
+        resource,
+        Result.getOrElse(Quantity.canonical(String(value)), () => String(value))
+      ]
+    )
+  )
 
 /** The same map (a quota's `hard`, labels), whatever order the keys come in. */
 export const sameEntries = (a: unknown, b: unknown): boolean => {

@@ -145,13 +145,13 @@ export const lifecycleScenario = (options: SuiteOptions): (() => Suite) => {
     ])
   })
 
-  it("shows Plan, Namespace and Ready in kubectl get tenants", async () => {
+  it("shows Plan, Namespace, Ready and Reason in kubectl get tenants", async () => {
     const { kubectl } = suite()
     const table = (await kubectl.ok(["get", "tenants"])).trimEnd().split("\n")
-    assert.match(table[0] ?? "", /^NAME\s+PLAN\s+NAMESPACE\s+READY\s+AGE$/)
+    assert.match(table[0] ?? "", /^NAME\s+PLAN\s+NAMESPACE\s+READY\s+REASON\s+AGE$/)
     const row = table.find((line) => line.startsWith(`${name} `))
     assert.isDefined(row, `no row for ${name} in:\n${table.join("\n")}`)
-    assert.match(row ?? "", new RegExp(`^${name}\\s+basic\\s+${namespace}\\s+True\\s+\\S+$`))
+    assert.match(row ?? "", new RegExp(`^${name}\\s+basic\\s+${namespace}\\s+True\\s+Ready\\s+\\S+$`))
     // The short name, as users type it.
     assert.match(await kubectl.ok(["get", "tn", name, "--no-headers"]), new RegExp(`^${name}\\s+basic\\s`))
   })

@@ -24,17 +24,6 @@ export const kubeStateMetricsNames: ReadonlyArray<string> = [
   "kube_pod_container_status_restarts_total"
 ]
 
-/**
- * The per-tenant series the usage controller is to export, used by the alerts and the dashboard
- * before any operator serves them. Once `/metrics` carries them, the live test says so: drop this.
- */
-export const expectedFromUsageController: ReadonlyArray<string> = [
-  "kleff_tenant_resource_used",
-  "kleff_tenant_resource_hard",
-  "kleff_tenant_condition",
-  "kleff_tenants"
-]
-
 // ---------------------------------------------------------------------------------------------
 // promcheck
 

@@ -2,15 +2,21 @@
  * deploy/monitoring: the component builds into deploy/, its ServiceMonitor scrapes the metrics
  * Service, its PrometheusRule and every dashboard query pass Prometheus's own rule and PromQL
  * parsers (tools/promcheck; a broken one is refused with the parser's message), and every metric
- * they name is served on a live operator's /metrics, or is kube-state-metrics', or is one of the
- * usage controller's listed in bundle.ts.
+ * they name is served on a live operator's /metrics (the per-tenant series once a tenant's quota
+ * is counted), or is kube-state-metrics'.
  */
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import type { KubeObject } from "@kleff/core"
 import { describeCluster, kubeconfigPath } from "../../../k8s/test/cluster.ts"
 import { parse as parseMetrics } from "../../bench/Prometheus.ts"
+import {
+  conditionMetric,
+  resourceHardMetric,
+  resourceUsedMetric,
+  tenantsMetric
+} from "../../src/TenantMetrics.ts"
 import { find, idOf, kustomize, operatorNamespace } from "../deploy/manifests.ts"
-import { Kubectl, tenantObject, toYaml, uniqueName, useSuite } from "../e2e/harness.ts"
+import { eventually, Kubectl, tenantObject, toYaml, uniqueName, useSuite } from "../e2e/harness.ts"
 import {
   accepted,
   anchorsOf,
@@ -18,7 +24,6 @@ import {
   dashboard,
   dashboardQueries,
   dashboardSource,
-  expectedFromUsageController,
   kubeStateMetricsNames,
   promcheck,
   promcheckBinary,
@@ -203,7 +208,10 @@ describe("deploy/monitoring (a kustomize component)", () => {
     assert.includeMembers(
       [...used],
       [
-        ...expectedFromUsageController,
+        resourceUsedMetric,
+        resourceHardMetric,
+        conditionMetric,
+        tenantsMetric,
         "controller_runtime_reconcile_total",
         "controller_runtime_reconcile_time_seconds_bucket",
         "controller_runtime_reconcile_errors_total",
@@ -243,7 +251,7 @@ describeCluster("deploy/monitoring against a live operator's /metrics", () => {
   })
 
   it(
-    "serves every metric a rule or panel uses, but kube-state-metrics' and the usage controller's",
+    "serves every metric a rule or panel uses, but kube-state-metrics'",
     async () => {
       // One Tenant reconciled, so that every series (writes, histograms) has been recorded.
       const name = uniqueName("e2e-mon")
@@ -253,18 +261,21 @@ describeCluster("deploy/monitoring against a live operator's /metrics", () => {
       })
       await suite().kubectl.ok(["wait", "--for=condition=TenantReady", `tenant/${name}`, "--timeout=90s"])
       const url = suite().runningOperator.metricsUrl() ?? assert.fail("the operator serves no /metrics")
-      const served = new Set(parseMetrics(await (await fetch(url)).text()).map((sample) => sample.name))
-      const others = new Set([...kubeStateMetricsNames, ...expectedFromUsageController])
       const used = usedMetrics()
-      assert.deepStrictEqual(
-        used.filter((metric) => !served.has(metric) && !others.has(metric)),
-        [],
-        "metrics the rules or the dashboard use that nothing exports"
+      const others = new Set(kubeStateMetricsNames)
+      const unserved = (served: ReadonlySet<string>) =>
+        used.filter((metric) => !served.has(metric) && !others.has(metric))
+      // The per-tenant quota series come once the API server has counted the tenant's quota.
+      const served = await eventually(
+        "every metric the rules and the dashboard use",
+        async () => new Set(parseMetrics(await (await fetch(url)).text()).map((sample) => sample.name)),
+        (names) => unserved(names).length === 0,
+        60_000
       )
       assert.deepStrictEqual(
-        expectedFromUsageController.filter((metric) => served.has(metric)),
+        unserved(served),
         [],
-        "the operator serves these now: drop them from expectedFromUsageController"
+        "metrics the rules or the dashboard use that nothing exports"
       )
       assert.deepStrictEqual(
         kubeStateMetricsNames.filter((metric) => !used.includes(metric)),
