@@ -230,7 +230,7 @@ describe.skipIf(kubeconfig === undefined)(
     })
 
     it("prints the Tenant's and Plan's columns", () => {
-      assert.match(ok(["get", "tenants", tenantName]), /NAME\s+PLAN\s+NAMESPACE\s+READY\s+AGE/)
+      assert.match(ok(["get", "tenants", tenantName]), /NAME\s+PLAN\s+NAMESPACE\s+READY\s+REASON\s+AGE/)
       assert.match(ok(["get", "plans", "basic", "-o", "wide"]), /basic\s+restricted\s+true\s+1\s+2Gi/)
       assert.include(ok(["get", "tn", tenantName]), tenantName)
       assert.include(ok(["get", "tplan", "basic"]), "basic")
