@@ -263,13 +263,17 @@ describe.skipIf(kubeconfig === undefined)(
       applyYaml(children.map(toYaml).join("---\n"))
       let stderr = ""
       await waitFor("the trusted-registries binding to take effect", () => {
-        const run = kubectl(["create", "--dry-run=server", "-f", "-"], podManifest("nginx"))
+        const run = kubectl(["create", "--dry-run=server", "-f", "-"], podManifest("quay.io/someone/nginx"))
         stderr = run.stderr
         return run.status !== 0 && stderr.includes("kleff-trusted-registries")
       })
-      assert.include(stderr, "image nginx is not from a registry plan basic trusts")
+      assert.include(
+        stderr,
+        'Pod web: image "quay.io/someone/nginx" of container web is not from a registry plan basic trusts (registry.kleff.io/, docker.io/library/)'
+      )
       ok(["create", "--dry-run=server", "-f", "-"], podManifest("registry.kleff.io/nginx:1.27"))
       ok(["create", "--dry-run=server", "-f", "-"], podManifest("docker.io/library/nginx:1.27"))
+      ok(["create", "--dry-run=server", "-f", "-"], podManifest("nginx:1.27"))
     })
 
     it("enforces the plan's Pod Security level and container defaults", () => {
