@@ -126,6 +126,7 @@ describe.skipIf(kubeconfig === undefined)(
       )
       install("deploy/cluster/tenant-owner-clusterrole.yaml")
       install("deploy/cluster/trusted-registries-policy.yaml")
+      install("deploy/cluster/tenant-services-policy.yaml")
       install("deploy/cluster/tenant-deletion-protection-policy.yaml")
       for (const plan of ["free", "basic", "pro"]) install(`deploy/samples/plan-${plan}.yaml`)
       ok(
@@ -289,8 +290,8 @@ describe.skipIf(kubeconfig === undefined)(
         )
       ) as { spec: { containers: ReadonlyArray<{ resources: unknown }> } }
       assert.deepStrictEqual(pod.spec.containers[0]?.resources, {
-        limits: { cpu: "500m", memory: "512Mi" },
-        requests: { cpu: "100m", memory: "128Mi" }
+        limits: { cpu: "500m", memory: "512Mi", "ephemeral-storage": "512Mi" },
+        requests: { cpu: "100m", memory: "128Mi", "ephemeral-storage": "128Mi" }
       })
     })
 

@@ -4,7 +4,7 @@ import { parse } from "yaml"
 import { decodePlan } from "../src/api/Plan.ts"
 import { decodeTenant } from "../src/api/Tenant.ts"
 import { tenantOwnerClusterRole } from "../src/desired/Access.ts"
-import { trustedRegistriesPolicyName } from "../src/desired/Isolation.ts"
+import { tenantServicesPolicyName, trustedRegistriesPolicyName } from "../src/desired/Isolation.ts"
 import { readRepoFile } from "./fixtures.ts"
 
 interface Rule {
@@ -78,13 +78,15 @@ describe("deploy/cluster", () => {
     }
   })
 
-  it("ships the trusted-registries policy the bindings name, parameterised by the Plan kind", () => {
-    const policy = parse(readRepoFile("deploy/cluster/trusted-registries-policy.yaml"))
-    assert.strictEqual(policy.metadata.name, trustedRegistriesPolicyName)
-    assert.deepStrictEqual(policy.spec.paramKind, { apiVersion: "kleff.kleff.io/v1", kind: "Plan" })
-    const images = JSON.stringify(policy.spec.variables)
-    for (const list of ["containers", "initContainers", "ephemeralContainers"]) assert.include(images, list)
-    assert.include(JSON.stringify(policy.spec.validations), "params.spec.allowedRegistries")
+  it("ships the trusted-registries and tenant-services policies the bindings name, parameterised by the Plan kind", () => {
+    for (const [file, name] of [
+      ["deploy/cluster/trusted-registries-policy.yaml", trustedRegistriesPolicyName],
+      ["deploy/cluster/tenant-services-policy.yaml", tenantServicesPolicyName]
+    ] as const) {
+      const policy = parse(readRepoFile(file))
+      assert.strictEqual(policy.metadata.name, name)
+      assert.deepStrictEqual(policy.spec.paramKind, { apiVersion: "kleff.kleff.io/v1", kind: "Plan" })
+    }
   })
 
   it("ships the Gatekeeper template for the K8sAllowedRepos constraints", () => {

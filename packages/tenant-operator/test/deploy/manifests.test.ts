@@ -9,7 +9,7 @@ import type { KubeObject } from "@kleff/core"
 import { parseAllDocuments } from "yaml"
 import { deletionProtectionPolicyName } from "../../src/api/Tenant.ts"
 import { tenantOwnerClusterRole } from "../../src/desired/Access.ts"
-import { trustedRegistriesPolicyName } from "../../src/desired/Isolation.ts"
+import { tenantServicesPolicyName, trustedRegistriesPolicyName } from "../../src/desired/Isolation.ts"
 import { readRepoFile } from "../fixtures.ts"
 import {
   type EnvVar,
@@ -88,6 +88,7 @@ describe("deploy/ (kubectl apply -k deploy)", () => {
       "CustomResourceDefinition/plans.kleff.kleff.io",
       `ClusterRole/${tenantOwnerClusterRole}`,
       `ValidatingAdmissionPolicy/${trustedRegistriesPolicyName}`,
+      `ValidatingAdmissionPolicy/${tenantServicesPolicyName}`,
       `ValidatingAdmissionPolicy/${deletionProtectionPolicyName}`,
       `ValidatingAdmissionPolicyBinding/${deletionProtectionPolicyName}`,
       "ValidatingAdmissionPolicy/kleff-keep-tenant-data",
@@ -123,6 +124,7 @@ describe("deploy/ (kubectl apply -k deploy)", () => {
         trustedRegistriesPolicyName,
         "deploy/cluster/trusted-registries-policy.yaml"
       ],
+      ["ValidatingAdmissionPolicy", tenantServicesPolicyName, "deploy/cluster/tenant-services-policy.yaml"],
       [
         "ValidatingAdmissionPolicy",
         deletionProtectionPolicyName,
@@ -235,6 +237,7 @@ describe("deploy/manager (kubectl delete -k deploy/manager uninstalls the operat
     const ids = manager.map(idOf)
     assert.notInclude(ids, `ClusterRole/${tenantOwnerClusterRole}`)
     assert.notInclude(ids, `ValidatingAdmissionPolicy/${trustedRegistriesPolicyName}`)
+    assert.notInclude(ids, `ValidatingAdmissionPolicy/${tenantServicesPolicyName}`)
     assert.notInclude(ids, `ValidatingAdmissionPolicy/${deletionProtectionPolicyName}`)
     assert.notInclude(ids, "ValidatingAdmissionPolicy/kleff-keep-tenant-data")
     assert.include(ids, `Deployment/${operatorNamespace}/tenant-operator`)
@@ -246,6 +249,7 @@ describe("deploy/manager (kubectl delete -k deploy/manager uninstalls the operat
       "CustomResourceDefinition/plans.kleff.kleff.io",
       `ClusterRole/${tenantOwnerClusterRole}`,
       `ValidatingAdmissionPolicy/${trustedRegistriesPolicyName}`,
+      `ValidatingAdmissionPolicy/${tenantServicesPolicyName}`,
       `ValidatingAdmissionPolicy/${deletionProtectionPolicyName}`,
       `ValidatingAdmissionPolicyBinding/${deletionProtectionPolicyName}`,
       "ValidatingAdmissionPolicy/kleff-keep-tenant-data",

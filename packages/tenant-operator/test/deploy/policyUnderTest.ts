@@ -2,13 +2,15 @@
  * A shipped admission policy of deploy/cluster on the real API server, for one test file: the
  * committed policy under a name of the run's, bound the way the operator binds it (its own
  * `desired*Binding` for a Tenant of the run, renamed to match) or by a binding confined to the
- * run's objects, so no other test's namespaces are affected. Then `admission`: many objects
- * through one `kubectl create --dry-run=server`, each admitted or refused with its message.
- * Test helper; everything it creates is removed by `remove`.
+ * run's objects, so no other test's namespaces are affected (`usePolicyUnderTest` installs and
+ * removes it). Then `admission`: many objects through one `kubectl create --dry-run=server`, each
+ * admitted or refused with its message. Test helper.
  */
-
-import { assert } from "@effect/vitest"
+import { afterAll, assert, beforeAll } from "@effect/vitest"
 import type { KubeObject } from "@kleff/core"
+import { kubeconfigPath } from "../../../k8s/test/cluster.ts"
+import type { Plan } from "../../src/api/Plan.ts"
+import type { Tenant } from "../../src/api/Tenant.ts"
 import { eventually, Kubectl, lockCluster, readRepoFile, toYaml } from "../e2e/harness.ts"
 import { parseObjects } from "./manifests.ts"
 
@@ -46,10 +48,74 @@ export const renamedBinding = (binding: KubeObject, name: string, policy: string
   spec: { ...(binding.spec as object), policyName: policy }
 })
 
+/** A namespace of the Tenant `tenant`, as the operator labels it (what the bindings select). */
+export const tenantNamespace = (tenant: string): KubeObject => ({
+  apiVersion: "v1",
+  kind: "Namespace",
+  metadata: { name: tenant, labels: { "kleff.io/tenant": tenant } }
+})
+
+/**
+ * The binding the operator's `desired` makes for a Tenant named `tenant` on `plan`, under `name`
+ * and pointed at `policy`; without its owner reference (there is no such Tenant: the garbage
+ * collector would delete it).
+ */
+export const operatorBinding = (
+  desired: (tenant: Tenant, plan: Plan) => KubeObject,
+  tenant: string,
+  plan: Plan,
+  name: string,
+  policy: string
+): KubeObject => {
+  const binding = desired(
+    { apiVersion: "kleff.kleff.io/v1", kind: "Tenant", metadata: { name: tenant, uid: tenant } } as Tenant,
+    plan
+  )
+  const { ownerReferences: _, ...metadata } = binding.metadata
+  return renamedBinding({ ...binding, metadata }, name, policy)
+}
+
 /** kubectl for the test cluster's administrator. */
-export const adminKubectl = (kubeconfig: string | undefined): Kubectl => {
-  if (kubeconfig === undefined) throw new Error("KLEFF_TEST_KUBECONFIG is not set")
-  return new Kubectl(kubeconfig)
+export const adminKubectl = (): Kubectl => {
+  if (kubeconfigPath === undefined) throw new Error("KLEFF_TEST_KUBECONFIG is not set")
+  return new Kubectl(kubeconfigPath)
+}
+
+/**
+ * Registers the hooks of a policy test file in the current `describe`: before its tests, take
+ * the cluster lock, apply the committed CRDs (the Plan is these policies' param kind, its schema
+ * types their CEL; suites that install other CRDs take the lock too), then `objects` (params,
+ * namespaces, the policy, its bindings, in that order), and wait for `ready`; after them, delete
+ * them all and release the lock.
+ */
+export const usePolicyUnderTest = (
+  objects: () => ReadonlyArray<KubeObject>,
+  ready: (kubectl: Kubectl) => Promise<unknown>
+): void => {
+  let release: (() => void) | undefined
+  beforeAll(async () => {
+    const kubectl = adminKubectl()
+    release = await lockCluster(kubectl.kubeconfig)
+    await kubectl.ok(["apply", "--server-side", "--force-conflicts", "-f", "deploy/crds"])
+    await kubectl.ok(["wait", "--for=condition=Established", "crd/plans.kleff.kleff.io", "--timeout=60s"])
+    await kubectl.ok(["apply", "-f", "-"], toYaml(objects()))
+    await ready(kubectl)
+  }, 30 * 60_000)
+  afterAll(async () => {
+    try {
+      const all = objects()
+      const namespaces = all
+        .filter((object) => object.kind === "Namespace")
+        .map((object) => object.metadata.name)
+      await adminKubectl().run(
+        ["delete", "-f", "-", "--ignore-not-found"],
+        toYaml(all.filter((object) => object.kind !== "Namespace"))
+      )
+      await adminKubectl().run(["delete", "namespace", ...namespaces, "--ignore-not-found", "--wait=false"])
+    } finally {
+      release?.()
+    }
+  })
 }
 
 /**
@@ -139,16 +205,4 @@ export const typeCheckWarnings = async (
   )
   const status = checked.status as { typeChecking: { expressionWarnings?: ReadonlyArray<unknown> } }
   return status.typeChecking.expressionWarnings ?? []
-}
-
-/**
- * The CRDs as committed (the Plan is these policies' param kind; its schema types their CEL),
- * under the cluster lock, which the caller releases: suites that install other CRDs take it too.
- */
-export const withCommittedCrds = async (kubeconfig: string): Promise<() => void> => {
-  const release = await lockCluster(kubeconfig)
-  const kubectl = new Kubectl(kubeconfig)
-  await kubectl.ok(["apply", "--server-side", "--force-conflicts", "-f", "deploy/crds"])
-  await kubectl.ok(["wait", "--for=condition=Established", "crd/plans.kleff.kleff.io", "--timeout=60s"])
-  return release
 }

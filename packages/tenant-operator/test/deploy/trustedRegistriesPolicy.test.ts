@@ -6,24 +6,24 @@
  * built-in workload kind; the message names the image and the plan's registries; an update is
  * refused only for an image it brings in; a missing Plan refuses everything.
  */
-import { afterAll, assert, beforeAll, it } from "@effect/vitest"
+import { assert, it } from "@effect/vitest"
 import type { KubeObject } from "@kleff/core"
-import { describeCluster, kubeconfigPath } from "../../../k8s/test/cluster.ts"
+import { describeCluster } from "../../../k8s/test/cluster.ts"
 import type { Plan } from "../../src/api/Plan.ts"
-import type { Tenant } from "../../src/api/Tenant.ts"
 import { desiredTrustedRegistriesBinding } from "../../src/desired/Isolation.ts"
 import { toYaml, uniqueName } from "../e2e/harness.ts"
 import {
-  adminKubectl,
   admission,
   assertAdmitted,
   assertRefused,
   committedPolicy,
-  renamedBinding,
+  adminKubectl as kubectl,
+  operatorBinding,
   renamedPolicy,
+  tenantNamespace,
   typeCheckWarnings,
   untilRefusedBy,
-  withCommittedCrds
+  usePolicyUnderTest
 } from "./policyUnderTest.ts"
 
 const run = uniqueName("registries")
@@ -36,21 +36,14 @@ const plan = (allowedRegistries: ReadonlyArray<string>): Plan => ({
   metadata: { name: run },
   spec: { quota: {}, podSecurity: "baseline", istioInjection: false, allowedRegistries }
 })
-const tenant = {
-  apiVersion: "kleff.kleff.io/v1",
-  kind: "Tenant",
-  metadata: { name: run, uid: run }
-} as Tenant
 
-/** The shipped policy and the operator's binding for this run's tenant (no owner: no such Tenant). */
-const policyObjects = (): ReadonlyArray<KubeObject> => {
-  const binding = desiredTrustedRegistriesBinding(tenant, plan(trusted))
-  const { ownerReferences: _, ...metadata } = binding.metadata
-  return [
-    renamedPolicy(committedPolicy("deploy/cluster/trusted-registries-policy.yaml").policy, policyName),
-    renamedBinding({ ...binding, metadata }, policyName)
-  ]
-}
+/** The Plan, the tenant's namespace, the shipped policy and the operator's binding for the tenant. */
+const policyObjects = (): ReadonlyArray<KubeObject> => [
+  plan(trusted),
+  tenantNamespace(run),
+  renamedPolicy(committedPolicy("deploy/cluster/trusted-registries-policy.yaml").policy, policyName),
+  operatorBinding(desiredTrustedRegistriesBinding, run, plan(trusted), policyName, policyName)
+]
 
 const digest = `sha256:${"a".repeat(64)}`
 const containers = (prefix: string, images: ReadonlyArray<string>) =>
@@ -136,37 +129,9 @@ const refusal = (image: string, normalised: string | undefined, container: strin
 const notTrusted = `not from a registry plan ${run} trusts (${trusted.join(", ")})`
 
 describeCluster("deploy/cluster: the kleff-trusted-registries admission policy", () => {
-  const kubectl = () => adminKubectl(kubeconfigPath)
-  let release: (() => void) | undefined
-
-  beforeAll(async () => {
-    release = await withCommittedCrds(kubeconfigPath ?? "")
-    await kubectl().ok(
-      ["apply", "-f", "-"],
-      toYaml([
-        plan(trusted),
-        {
-          apiVersion: "v1",
-          kind: "Namespace",
-          metadata: { name: namespace, labels: { "kleff.io/tenant": run } }
-        },
-        ...policyObjects()
-      ])
-    )
-    await untilRefusedBy(kubectl(), pod("probe", ["quay.io/probe"]), policyName, notTrusted)
-  }, 30 * 60_000)
-
-  afterAll(async () => {
-    try {
-      await kubectl().run(
-        ["delete", "-f", "-", "--ignore-not-found"],
-        toYaml([...policyObjects(), plan(trusted)])
-      )
-      await kubectl().run(["delete", "namespace", namespace, "--ignore-not-found", "--wait=false"])
-    } finally {
-      release?.()
-    }
-  })
+  usePolicyUnderTest(policyObjects, (kubectl) =>
+    untilRefusedBy(kubectl, pod("probe", ["quay.io/probe"]), policyName, notTrusted)
+  )
 
   it("type-checks against the Plan and every matched kind without a warning", async () => {
     assert.deepStrictEqual(await typeCheckWarnings(kubectl(), policyName), [])
