@@ -127,6 +127,7 @@ describe.skipIf(kubeconfig === undefined)(
       install("deploy/cluster/tenant-owner-clusterrole.yaml")
       install("deploy/cluster/trusted-registries-policy.yaml")
       install("deploy/cluster/tenant-services-policy.yaml")
+      install("deploy/cluster/managed-objects-policy.yaml")
       install("deploy/cluster/tenant-deletion-protection-policy.yaml")
       for (const plan of ["free", "basic", "pro"]) install(`deploy/samples/plan-${plan}.yaml`)
       ok(
@@ -307,11 +308,14 @@ describe.skipIf(kubeconfig === undefined)(
       assert.strictEqual(can("get", "resourcequotas"), "yes")
       assert.strictEqual(can("patch", "resourcequotas"), "no")
       assert.strictEqual(can("delete", "limitranges"), "no")
-      assert.strictEqual(can("delete", "networkpolicies.networking.k8s.io"), "no")
-      assert.strictEqual(can("create", "rolebindings.rbac.authorization.k8s.io"), "no")
+      // Its own access and network rules (the operator's are refused by kleff-managed-objects).
+      assert.strictEqual(can("create", "networkpolicies.networking.k8s.io"), "yes")
+      assert.strictEqual(can("create", "rolebindings.rbac.authorization.k8s.io"), "yes")
+      assert.strictEqual(can("escalate", "roles.rbac.authorization.k8s.io"), "no")
+      assert.strictEqual(can("bind", "clusterroles.rbac.authorization.k8s.io/cluster-admin"), "no")
       assert.strictEqual(can("create", "daemonsets.apps"), "no")
       assert.strictEqual(can("get", "secrets", "default"), "no")
-      // Twelve kubectl processes: half a second each on a slow or contended machine.
+      // Fourteen kubectl processes: half a second each on a slow or contended machine.
     }, 30_000)
 
     it("refuses deleting a Tenant with spec.deletionProtection, saying how to lift it; deletes it once lifted", async () => {

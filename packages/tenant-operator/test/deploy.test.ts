@@ -44,7 +44,12 @@ describe("deploy/cluster", () => {
       ["batch", "jobs"],
       ["batch", "cronjobs"],
       ["networking.k8s.io", "ingresses"],
-      ["gateway.networking.k8s.io", "httproutes"]
+      ["gateway.networking.k8s.io", "httproutes"],
+      // Self-service (MTB PL2 BC-OPS-3/4): the tenant's own access and network rules.
+      ["", "serviceaccounts"],
+      ["rbac.authorization.k8s.io", "roles"],
+      ["rbac.authorization.k8s.io", "rolebindings"],
+      ["networking.k8s.io", "networkpolicies"]
     ] as const) {
       assert.includeMembers([...verbsOn(group, resource)], writes, `${group}/${resource}`)
     }
@@ -53,14 +58,15 @@ describe("deploy/cluster", () => {
     assert.isTrue(verbsOn("", "events").has("list"))
   })
 
-  it("never lets a tenant loosen its guard rails or escalate", () => {
+  // The operator's own RoleBinding and NetworkPolicies are writable kinds now: the
+  // kleff-managed-objects policy keeps them (test/deploy/managedObjectsPolicy.test.ts).
+  it("never lets a tenant loosen its quota and limits, or escalate", () => {
     for (const [group, resource] of [
       ["", "resourcequotas"],
       ["", "limitranges"],
       ["", "namespaces"],
-      ["networking.k8s.io", "networkpolicies"],
-      ["rbac.authorization.k8s.io", "rolebindings"],
-      ["rbac.authorization.k8s.io", "roles"],
+      ["rbac.authorization.k8s.io", "clusterroles"],
+      ["rbac.authorization.k8s.io", "clusterrolebindings"],
       ["apps", "daemonsets"]
     ] as const) {
       const verbs = verbsOn(group, resource)

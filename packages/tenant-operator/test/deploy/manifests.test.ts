@@ -10,6 +10,7 @@ import { parseAllDocuments } from "yaml"
 import { deletionProtectionPolicyName } from "../../src/api/Tenant.ts"
 import { tenantOwnerClusterRole } from "../../src/desired/Access.ts"
 import { tenantServicesPolicyName, trustedRegistriesPolicyName } from "../../src/desired/Isolation.ts"
+import { managedObjectsPolicyName } from "../../src/desired/Ownership.ts"
 import { readRepoFile } from "../fixtures.ts"
 import {
   type EnvVar,
@@ -89,6 +90,8 @@ describe("deploy/ (kubectl apply -k deploy)", () => {
       `ClusterRole/${tenantOwnerClusterRole}`,
       `ValidatingAdmissionPolicy/${trustedRegistriesPolicyName}`,
       `ValidatingAdmissionPolicy/${tenantServicesPolicyName}`,
+      `ValidatingAdmissionPolicy/${managedObjectsPolicyName}`,
+      `ValidatingAdmissionPolicyBinding/${managedObjectsPolicyName}`,
       `ValidatingAdmissionPolicy/${deletionProtectionPolicyName}`,
       `ValidatingAdmissionPolicyBinding/${deletionProtectionPolicyName}`,
       "ValidatingAdmissionPolicy/kleff-keep-tenant-data",
@@ -125,6 +128,12 @@ describe("deploy/ (kubectl apply -k deploy)", () => {
         "deploy/cluster/trusted-registries-policy.yaml"
       ],
       ["ValidatingAdmissionPolicy", tenantServicesPolicyName, "deploy/cluster/tenant-services-policy.yaml"],
+      ["ValidatingAdmissionPolicy", managedObjectsPolicyName, "deploy/cluster/managed-objects-policy.yaml"],
+      [
+        "ValidatingAdmissionPolicyBinding",
+        managedObjectsPolicyName,
+        "deploy/cluster/managed-objects-policy.yaml"
+      ],
       [
         "ValidatingAdmissionPolicy",
         deletionProtectionPolicyName,
@@ -238,6 +247,7 @@ describe("deploy/manager (kubectl delete -k deploy/manager uninstalls the operat
     assert.notInclude(ids, `ClusterRole/${tenantOwnerClusterRole}`)
     assert.notInclude(ids, `ValidatingAdmissionPolicy/${trustedRegistriesPolicyName}`)
     assert.notInclude(ids, `ValidatingAdmissionPolicy/${tenantServicesPolicyName}`)
+    assert.notInclude(ids, `ValidatingAdmissionPolicy/${managedObjectsPolicyName}`)
     assert.notInclude(ids, `ValidatingAdmissionPolicy/${deletionProtectionPolicyName}`)
     assert.notInclude(ids, "ValidatingAdmissionPolicy/kleff-keep-tenant-data")
     assert.include(ids, `Deployment/${operatorNamespace}/tenant-operator`)
@@ -250,6 +260,8 @@ describe("deploy/manager (kubectl delete -k deploy/manager uninstalls the operat
       `ClusterRole/${tenantOwnerClusterRole}`,
       `ValidatingAdmissionPolicy/${trustedRegistriesPolicyName}`,
       `ValidatingAdmissionPolicy/${tenantServicesPolicyName}`,
+      `ValidatingAdmissionPolicy/${managedObjectsPolicyName}`,
+      `ValidatingAdmissionPolicyBinding/${managedObjectsPolicyName}`,
       `ValidatingAdmissionPolicy/${deletionProtectionPolicyName}`,
       `ValidatingAdmissionPolicyBinding/${deletionProtectionPolicyName}`,
       "ValidatingAdmissionPolicy/kleff-keep-tenant-data",

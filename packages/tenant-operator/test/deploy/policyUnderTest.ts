@@ -84,9 +84,9 @@ export const adminKubectl = (): Kubectl => {
 /**
  * Registers the hooks of a policy test file in the current `describe`: before its tests, take
  * the cluster lock, apply the committed CRDs (the Plan is these policies' param kind, its schema
- * types their CEL; suites that install other CRDs take the lock too), then `objects` (params,
- * namespaces, the policy, its bindings, in that order), and wait for `ready`; after them, delete
- * them all and release the lock.
+ * types their CEL; suites that install other CRDs take the lock too), then `objects` in their
+ * order (params and namespaces, then the policy and its bindings), and wait for `ready`; after
+ * them, delete them all in the reverse order (the policies first) and release the lock.
  */
 export const usePolicyUnderTest = (
   objects: () => ReadonlyArray<KubeObject>,
@@ -103,7 +103,7 @@ export const usePolicyUnderTest = (
   }, 30 * 60_000)
   afterAll(async () => {
     try {
-      const all = objects()
+      const all = [...objects()].reverse()
       const namespaces = all
         .filter((object) => object.kind === "Namespace")
         .map((object) => object.metadata.name)
@@ -176,18 +176,19 @@ export const assertAdmitted = (
 }
 
 /**
- * Polls until `object` is refused by `policy` with a message that includes `says`: the API
- * server's informers of policies, bindings and params lag.
+ * Polls until `object` is refused by `policy` with a message that includes `says` (created as
+ * `as`, when given): the API server's informers of policies, bindings and params lag.
  */
 export const untilRefusedBy = (
   kubectl: Kubectl,
   object: KubeObject,
   policy: string,
-  says: string
+  says: string,
+  as: ReadonlyArray<string> = []
 ): Promise<unknown> =>
   eventually<Outcome | undefined>(
     `${object.kind} ${object.metadata.name} refused by ${policy} with "${says}"`,
-    () => admission(kubectl, [object]).then((outcomes) => outcomes.get(object.metadata.name)),
+    () => admission(kubectl, [object], as).then((outcomes) => outcomes.get(object.metadata.name)),
     (outcome) => outcome?.message.includes(`'${policy}'`) === true && outcome.message.includes(says),
     60_000
   )
