@@ -259,7 +259,8 @@ describe.skipIf(kubeconfig === undefined)(
           `${child.kind} ${child.metadata.name} differs from what the API server stored`
         )
       }
-    })
+      // Eleven kubectl processes (the apply, one get per child): 5.1 s once on a contended machine.
+    }, 30_000)
 
     it("denies an image from an untrusted registry in the tenant namespace, and admits a trusted one", async () => {
       applyYaml(children.map(toYaml).join("---\n"))

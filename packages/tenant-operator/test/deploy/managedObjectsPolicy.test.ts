@@ -225,11 +225,13 @@ describeCluster("deploy/cluster: the kleff-managed-objects admission policy", ()
         ]
       ],
       [
+        // ConfigMaps: kleff-tenant-operator-scope (deploy/rbac, when installed) confines this
+        // identity's NetworkPolicies and RoleBindings to namespaces labelled as the operator's.
         "the operator",
         ["--as", operatorUser],
         [
-          ["annotate", "networkpolicy", "default-deny", "x=y"],
-          ["delete", "rolebinding", "tenant-owner"]
+          ["annotate", "configmap", "managed-3", "x=y"],
+          ["delete", "configmap", "managed-3"]
         ]
       ],
       // Orphaning (--cascade=orphan) patches owner references away; a cascade deletes.
