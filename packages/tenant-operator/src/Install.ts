@@ -1,8 +1,9 @@
 /**
  * Installs what the operator needs in a cluster, by server-side apply: the CRDs (generated from
  * the schemas, the one source of truth), the cluster-wide objects of `deploy/cluster` (the
- * tenant ClusterRole, the trusted-registries policy, the deletion-protection policy and its
- * binding), and optionally the sample Plans. For
+ * tenant ClusterRole, the trusted-registries and tenant-services policies, the managed-objects
+ * policy and the deletion-protection policy with their bindings), and optionally the sample
+ * Plans. For
  * development clusters and `npm start`; a production install is `kubectl apply -k deploy`.
  * It waits for the CRDs to be served before applying Plans. It never deletes anything.
  */
@@ -30,6 +31,8 @@ const installable = new Map<string, ResourceType>(
 export const clusterFiles = [
   "cluster/tenant-owner-clusterrole.yaml",
   "cluster/trusted-registries-policy.yaml",
+  "cluster/tenant-services-policy.yaml",
+  "cluster/managed-objects-policy.yaml",
   "cluster/tenant-deletion-protection-policy.yaml"
 ]
 export const samplePlanFiles = ["samples/plan-free.yaml", "samples/plan-basic.yaml", "samples/plan-pro.yaml"]

@@ -272,7 +272,7 @@ const namespacedReport = (
     "IsolationReady",
     expect("isolation"),
     "PoliciesApplied",
-    `Network policies and the trusted-registries admission policy are in place for namespace "${namespace}".`
+    `Network policies and the trusted-registries and tenant-services admission policies are in place for namespace "${namespace}".`
   )
   const conditions = [
     namespaceReady,

@@ -114,7 +114,7 @@ describe("a new Tenant", () => {
 
   it("reports progress on the first reconcile, before anything exists", () => {
     const first = planFor(reconciler, tenant, [basic])
-    assert.strictEqual(first.outcome.desired?.objects.length, 9)
+    assert.strictEqual(first.outcome.desired?.objects.length, 10)
     const report = first.report ?? assert.fail("no report")
     assert.deepStrictEqual(report.fields, { namespace: "tenant-example-tenant", phase: "Pending" })
     const byType = Object.fromEntries(report.conditions.map((condition) => [condition.type, condition]))
@@ -154,15 +154,17 @@ describe("changing a Tenant", () => {
     const labels = objectIn(cluster, namespaceRef)?.metadata.labels
     assert.strictEqual(labels?.["kleff.io/tenant-plan"], "pro")
     assert.strictEqual(labels?.["pod-security.kubernetes.io/enforce"], "baseline")
-    const binding = objectIn(cluster, {
-      apiVersion: "admissionregistration.k8s.io/v1",
-      kind: "ValidatingAdmissionPolicyBinding",
-      name: "kleff-trusted-registries-example-tenant"
-    })
-    assert.deepStrictEqual((binding?.spec as { paramRef: unknown } | undefined)?.paramRef, {
-      name: "pro",
-      parameterNotFoundAction: "Deny"
-    })
+    for (const name of ["kleff-trusted-registries-example-tenant", "kleff-tenant-services-example-tenant"]) {
+      const binding = objectIn(cluster, {
+        apiVersion: "admissionregistration.k8s.io/v1",
+        kind: "ValidatingAdmissionPolicyBinding",
+        name
+      })
+      assert.deepStrictEqual((binding?.spec as { paramRef: unknown } | undefined)?.paramRef, {
+        name: "pro",
+        parameterNotFoundAction: "Deny"
+      })
+    }
     assert.strictEqual(conditionIn(cluster, "TenantReady").status, "True")
     assert.strictEqual(tenantIn(cluster)?.status?.observedGeneration, 2)
   })

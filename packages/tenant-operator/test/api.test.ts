@@ -100,22 +100,39 @@ describe("Tenant schema", () => {
 })
 
 describe("Plan schema", () => {
+  const withPlanSpec = (spec: Record<string, unknown>) => {
+    const manifest = planManifest()
+    return { ...manifest, spec: { ...(manifest.spec as object), ...spec } }
+  }
+
   it("accepts the TENANT-API example, quantities as strings", () => {
     const decoded = decodePlan(planManifest())
     assert.isTrue(Result.isSuccess(decoded))
     const plan = Result.getOrThrow(decoded)
-    assert.deepStrictEqual(plan.spec.quota, {
+    assert.include(plan.spec.quota, {
       "requests.cpu": "1",
-      "requests.memory": "2Gi",
-      "limits.cpu": "2",
       "limits.memory": "4Gi",
+      "requests.ephemeral-storage": "4Gi",
       pods: "20",
-      services: "10",
-      persistentvolumeclaims: "5",
-      "requests.storage": "10Gi"
+      "services.nodeports": "0",
+      "count/secrets": "50",
+      "count/rolebindings.rbac.authorization.k8s.io": "20"
     })
-    assert.deepStrictEqual(plan.spec.limitRange?.max, { cpu: "1", memory: "1Gi" })
+    assert.deepStrictEqual(plan.spec.limitRange?.max, { cpu: "1", memory: "1Gi", "ephemeral-storage": "2Gi" })
     assert.deepStrictEqual(plan.spec.allowedRegistries, ["registry.kleff.io/", "docker.io/library/"])
+    assert.isUndefined(plan.spec.services)
+  })
+
+  it("takes which Services may leave the cluster as optional booleans", () => {
+    const services = { nodePorts: true, loadBalancers: false }
+    assert.deepStrictEqual(
+      Result.getOrUndefined(decodePlan(withPlanSpec({ services })))?.spec.services,
+      services
+    )
+    assert.include(
+      failure(decodePlan(withPlanSpec({ services: { externalIPs: "yes" } }))),
+      `["spec"]["services"]["externalIPs"]`
+    )
   })
 
   it("decodes integer quantities (as the CRD's int-or-string admits them) to strings", () => {
@@ -124,11 +141,6 @@ describe("Plan schema", () => {
     const decoded = decodePlan({ ...manifest, spec: { ...spec, quota: { pods: 20, "requests.cpu": 2 } } })
     assert.deepStrictEqual(Result.getOrUndefined(decoded)?.spec.quota, { pods: "20", "requests.cpu": "2" })
   })
-
-  const withPlanSpec = (spec: Record<string, unknown>) => {
-    const manifest = planManifest()
-    return { ...manifest, spec: { ...(manifest.spec as object), ...spec } }
-  }
 
   it("rejects a quantity that is not one", () => {
     const message = failure(decodePlan(withPlanSpec({ quota: { "requests.memory": "2GB" } })))

@@ -4,7 +4,7 @@ import { parse } from "yaml"
 import { decodePlan } from "../src/api/Plan.ts"
 import { decodeTenant } from "../src/api/Tenant.ts"
 import { tenantOwnerClusterRole } from "../src/desired/Access.ts"
-import { trustedRegistriesPolicyName } from "../src/desired/Isolation.ts"
+import { tenantServicesPolicyName, trustedRegistriesPolicyName } from "../src/desired/Isolation.ts"
 import { readRepoFile } from "./fixtures.ts"
 
 interface Rule {
@@ -44,7 +44,12 @@ describe("deploy/cluster", () => {
       ["batch", "jobs"],
       ["batch", "cronjobs"],
       ["networking.k8s.io", "ingresses"],
-      ["gateway.networking.k8s.io", "httproutes"]
+      ["gateway.networking.k8s.io", "httproutes"],
+      // Self-service (MTB PL2 BC-OPS-3/4): the tenant's own access and network rules.
+      ["", "serviceaccounts"],
+      ["rbac.authorization.k8s.io", "roles"],
+      ["rbac.authorization.k8s.io", "rolebindings"],
+      ["networking.k8s.io", "networkpolicies"]
     ] as const) {
       assert.includeMembers([...verbsOn(group, resource)], writes, `${group}/${resource}`)
     }
@@ -53,14 +58,15 @@ describe("deploy/cluster", () => {
     assert.isTrue(verbsOn("", "events").has("list"))
   })
 
-  it("never lets a tenant loosen its guard rails or escalate", () => {
+  // The operator's own RoleBinding and NetworkPolicies are writable kinds now: the
+  // kleff-managed-objects policy keeps them (test/deploy/managedObjectsPolicy.test.ts).
+  it("never lets a tenant loosen its quota and limits, or escalate", () => {
     for (const [group, resource] of [
       ["", "resourcequotas"],
       ["", "limitranges"],
       ["", "namespaces"],
-      ["networking.k8s.io", "networkpolicies"],
-      ["rbac.authorization.k8s.io", "rolebindings"],
-      ["rbac.authorization.k8s.io", "roles"],
+      ["rbac.authorization.k8s.io", "clusterroles"],
+      ["rbac.authorization.k8s.io", "clusterrolebindings"],
       ["apps", "daemonsets"]
     ] as const) {
       const verbs = verbsOn(group, resource)
@@ -78,13 +84,15 @@ describe("deploy/cluster", () => {
     }
   })
 
-  it("ships the trusted-registries policy the bindings name, parameterised by the Plan kind", () => {
-    const policy = parse(readRepoFile("deploy/cluster/trusted-registries-policy.yaml"))
-    assert.strictEqual(policy.metadata.name, trustedRegistriesPolicyName)
-    assert.deepStrictEqual(policy.spec.paramKind, { apiVersion: "kleff.kleff.io/v1", kind: "Plan" })
-    const images = JSON.stringify(policy.spec.variables)
-    for (const list of ["containers", "initContainers", "ephemeralContainers"]) assert.include(images, list)
-    assert.include(JSON.stringify(policy.spec.validations), "params.spec.allowedRegistries")
+  it("ships the trusted-registries and tenant-services policies the bindings name, parameterised by the Plan kind", () => {
+    for (const [file, name] of [
+      ["deploy/cluster/trusted-registries-policy.yaml", trustedRegistriesPolicyName],
+      ["deploy/cluster/tenant-services-policy.yaml", tenantServicesPolicyName]
+    ] as const) {
+      const policy = parse(readRepoFile(file))
+      assert.strictEqual(policy.metadata.name, name)
+      assert.deepStrictEqual(policy.spec.paramKind, { apiVersion: "kleff.kleff.io/v1", kind: "Plan" })
+    }
   })
 
   it("ships the Gatekeeper template for the K8sAllowedRepos constraints", () => {

@@ -4,7 +4,7 @@ import { Result } from "effect"
 import { ownerRoleBindingName, tenantOwnerClusterRole } from "../src/desired/Access.ts"
 import { allChildren, desiredTenantChildren, expectedChildRefs } from "../src/desired/Children.ts"
 import { defaultConfig, makeConfig } from "../src/desired/Config.ts"
-import { trustedRegistriesPolicyName } from "../src/desired/Isolation.ts"
+import { tenantServicesPolicyName, trustedRegistriesPolicyName } from "../src/desired/Isolation.ts"
 import { namespaceLabels, renderNamespaceTemplate, tenantNamespaceName } from "../src/desired/Namespace.ts"
 import { managedBy } from "../src/desired/Ownership.ts"
 import { containerLimits, desiredLimitRange } from "../src/desired/Quota.ts"
@@ -26,7 +26,7 @@ const one = (objects: ReadonlyArray<KubeObject>, kind: string, name?: string): K
 const children = allChildren(desiredTenantChildren(tenant, basic, namespace, defaultConfig))
 
 describe("desired children of the sample tenant on the basic plan", () => {
-  it("are the namespace, quota, limits, owner binding, four network policies and the registry binding", () => {
+  it("are the namespace, quota, limits, owner binding, four network policies and the registry and services bindings", () => {
     assert.deepStrictEqual(
       children.map((object) => `${object.kind}/${object.metadata.name}`),
       [
@@ -38,7 +38,8 @@ describe("desired children of the sample tenant on the basic plan", () => {
         "NetworkPolicy/allow-same-namespace",
         "NetworkPolicy/allow-platform",
         "NetworkPolicy/allow-dns",
-        "ValidatingAdmissionPolicyBinding/kleff-trusted-registries-example-tenant"
+        "ValidatingAdmissionPolicyBinding/kleff-trusted-registries-example-tenant",
+        "ValidatingAdmissionPolicyBinding/kleff-tenant-services-example-tenant"
       ]
     )
   })
@@ -90,10 +91,27 @@ describe("desired children of the sample tenant on the basic plan", () => {
         "requests.memory": "2Gi",
         "limits.cpu": "2",
         "limits.memory": "4Gi",
+        "requests.ephemeral-storage": "4Gi",
+        "limits.ephemeral-storage": "8Gi",
+        "requests.storage": "10Gi",
+        persistentvolumeclaims: "5",
         pods: "20",
         services: "10",
-        persistentvolumeclaims: "5",
-        "requests.storage": "10Gi"
+        "services.nodeports": "0",
+        "services.loadbalancers": "0",
+        "count/secrets": "50",
+        "count/configmaps": "50",
+        "count/serviceaccounts": "20",
+        "count/replicationcontrollers": "0",
+        "count/resourcequotas": "1",
+        "count/deployments.apps": "20",
+        "count/statefulsets.apps": "10",
+        "count/jobs.batch": "20",
+        "count/cronjobs.batch": "10",
+        "count/ingresses.networking.k8s.io": "10",
+        "count/roles.rbac.authorization.k8s.io": "20",
+        "count/rolebindings.rbac.authorization.k8s.io": "20",
+        "count/networkpolicies.networking.k8s.io": "20"
       }
     })
   })
@@ -103,9 +121,9 @@ describe("desired children of the sample tenant on the basic plan", () => {
       limits: [
         {
           type: "Container",
-          default: { cpu: "500m", memory: "512Mi" },
-          defaultRequest: { cpu: "100m", memory: "128Mi" },
-          max: { cpu: "1", memory: "1Gi" }
+          default: { cpu: "500m", memory: "512Mi", "ephemeral-storage": "512Mi" },
+          defaultRequest: { cpu: "100m", memory: "128Mi", "ephemeral-storage": "128Mi" },
+          max: { cpu: "1", memory: "1Gi", "ephemeral-storage": "2Gi" }
         }
       ]
     })
@@ -165,14 +183,18 @@ describe("desired children of the sample tenant on the basic plan", () => {
     })
   })
 
-  it("bind the trusted-registries policy with the tenant's Plan as its parameter", () => {
-    const binding = one(children, "ValidatingAdmissionPolicyBinding")
-    assert.deepStrictEqual(binding.spec, {
-      policyName: trustedRegistriesPolicyName,
-      paramRef: { name: "basic", parameterNotFoundAction: "Deny" },
-      validationActions: ["Deny"],
-      matchResources: { namespaceSelector: { matchLabels: { "kleff.io/tenant": "example-tenant" } } }
-    })
+  it("bind the trusted-registries and tenant-services policies with the tenant's Plan as their parameter", () => {
+    for (const [name, policyName] of [
+      ["kleff-trusted-registries-example-tenant", trustedRegistriesPolicyName],
+      ["kleff-tenant-services-example-tenant", tenantServicesPolicyName]
+    ] as const) {
+      assert.deepStrictEqual(one(children, "ValidatingAdmissionPolicyBinding", name).spec, {
+        policyName,
+        paramRef: { name: "basic", parameterNotFoundAction: "Deny" },
+        validationActions: ["Deny"],
+        matchResources: { namespaceSelector: { matchLabels: { "kleff.io/tenant": "example-tenant" } } }
+      })
+    }
   })
 
   it("leave Istio and Gatekeeper out unless the operator manages them", () => {

@@ -68,3 +68,15 @@ export const foreignNamespace = (name: string): KubeObject => ({
   kind: "Namespace",
   metadata: { name, uid: "uid-foreign-ns", labels: { team: "someone-else" } }
 })
+
+/** A pod spec the Pod Security level `restricted` admits: one container, `web`, running `image`. */
+export const restrictedPodSpec = (image: string) => ({
+  securityContext: { runAsNonRoot: true, runAsUser: 1000, seccompProfile: { type: "RuntimeDefault" } },
+  containers: [
+    {
+      name: "web",
+      image,
+      securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } }
+    }
+  ]
+})

@@ -43,7 +43,8 @@ describe("renderTenant", () => {
         "NetworkPolicy/allow-same-namespace",
         "NetworkPolicy/allow-platform",
         "NetworkPolicy/allow-dns",
-        "ValidatingAdmissionPolicyBinding/kleff-trusted-registries-example-tenant"
+        "ValidatingAdmissionPolicyBinding/kleff-trusted-registries-example-tenant",
+        "ValidatingAdmissionPolicyBinding/kleff-tenant-services-example-tenant"
       ]
     )
     assert.notInclude(stream, "&a")

@@ -1,8 +1,9 @@
 /**
  * The `Plan` kind (`kleff.kleff.io/v1`, cluster-scoped): what a tenant on that plan gets — quota,
- * container limits, Pod Security level, mesh injection and trusted registries. Its schema is the
- * one source of truth for decoding Plans and for the CRD (see `crds.ts`). A Plan is also the
- * parameter object of the `kleff-trusted-registries` admission policy.
+ * container limits, Pod Security level, mesh injection, trusted registries and which Services may
+ * reach outside the cluster. Its schema is the one source of truth for decoding Plans and for the
+ * CRD (see `crds.ts`). A Plan is also the parameter object of the `kleff-trusted-registries` and
+ * `kleff-tenant-services` admission policies (deploy/cluster), whose CEL reads its fields.
  */
 import type { ResourceType } from "@kleff/core"
 import { Schema } from "effect"
@@ -28,7 +29,8 @@ export const QuotaResourceName = Schema.String.check(
 
 export const ContainerResources = Schema.Struct({
   cpu: Schema.optionalKey(Quantity),
-  memory: Schema.optionalKey(Quantity)
+  memory: Schema.optionalKey(Quantity),
+  "ephemeral-storage": Schema.optionalKey(Quantity)
 })
 export type ContainerResources = typeof ContainerResources.Type
 
@@ -47,6 +49,23 @@ export type PlanLimitRange = typeof PlanLimitRange.Type
 
 export const PodSecurityLevel = Schema.Literals(["restricted", "baseline"])
 export type PodSecurityLevel = typeof PodSecurityLevel.Type
+
+/** What a tenant's Services may open beyond the cluster network; absent fields are false. */
+export const PlanServices = Schema.Struct({
+  nodePorts: Schema.optionalKey(
+    Schema.Boolean.annotate({
+      description:
+        "Whether Services may open node ports (type NodePort, or a LoadBalancer that allocates them)."
+    })
+  ),
+  loadBalancers: Schema.optionalKey(
+    Schema.Boolean.annotate({ description: "Whether Services may be of type LoadBalancer." })
+  ),
+  externalIPs: Schema.optionalKey(
+    Schema.Boolean.annotate({ description: "Whether Services may set spec.externalIPs." })
+  )
+})
+export type PlanServices = typeof PlanServices.Type
 
 export const PlanSpec = Schema.Struct({
   // Keys are checked with isPropertyNames, not a key schema: a record with a key schema drops
@@ -67,8 +86,14 @@ export const PlanSpec = Schema.Struct({
     .check(Schema.isMaxLength(64))
     .annotate({
       description:
-        "Image prefixes the tenant's pods may use, e.g. registry.kleff.io/. Every image must start with one of them."
+        "Registries (or repositories) the tenant's containers may use, e.g. registry.kleff.io/ or docker.io/library/: every image, normalised (nginx is docker.io/library/nginx), must start with one of them at a path boundary."
+    }),
+  services: Schema.optionalKey(
+    PlanServices.annotate({
+      description:
+        "Which Services may reach beyond the cluster network: NodePort, LoadBalancer, external IPs. All refused when absent."
     })
+  )
 })
 export type PlanSpec = typeof PlanSpec.Type
 

@@ -16,6 +16,7 @@ import {
   allowSameNamespacePolicyName,
   defaultDenyPolicyName,
   desiredIsolation,
+  tenantServicesBindingName,
   trustedRegistriesBindingName
 } from "./Isolation.ts"
 import { desiredNamespace } from "./Namespace.ts"
@@ -100,6 +101,7 @@ export const expectedChildRefs = (
       (name) => refTo(NetworkPolicyType, name, namespace)
     ),
     refTo(ValidatingAdmissionPolicyBindingType, trustedRegistriesBindingName(tenant)),
+    refTo(ValidatingAdmissionPolicyBindingType, tenantServicesBindingName(tenant)),
     ...(config.gatekeeper.enabled ? [refTo(K8sAllowedReposType, allowedReposConstraintName(tenant))] : [])
   ]
 })

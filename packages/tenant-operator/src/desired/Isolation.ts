@@ -1,9 +1,10 @@
 /**
  * What keeps a tenant to itself: NetworkPolicies (deny by default; allow the namespace itself,
- * the platform's namespaces and cluster DNS), the binding of the static `kleff-trusted-registries`
- * ValidatingAdmissionPolicy with the tenant's Plan as its parameter, and — when Gatekeeper is
- * enabled — a `K8sAllowedRepos` constraint on the namespace. Fields are written the way the API
- * server stores them (explicit `protocol`, `policyTypes`) so a converged policy plans no write. Pure.
+ * the platform's namespaces and cluster DNS), the bindings of the static
+ * `kleff-trusted-registries` and `kleff-tenant-services` ValidatingAdmissionPolicies
+ * (deploy/cluster) with the tenant's Plan as their parameter, and — when Gatekeeper is enabled —
+ * a `K8sAllowedRepos` constraint on the namespace. Fields are written the way the API server
+ * stores them (explicit `protocol`, `policyTypes`) so a converged policy plans no write. Pure.
  */
 import type { KubeObject } from "@kleff/core"
 import type { Plan } from "../api/Plan.ts"
@@ -21,6 +22,10 @@ export const allowDnsPolicyName = "allow-dns"
 export const trustedRegistriesPolicyName = "kleff-trusted-registries"
 export const trustedRegistriesBindingName = (tenant: Tenant): string =>
   `${trustedRegistriesPolicyName}-${tenant.metadata.name}`
+/** The static ValidatingAdmissionPolicy in deploy/cluster/tenant-services-policy.yaml. */
+export const tenantServicesPolicyName = "kleff-tenant-services"
+export const tenantServicesBindingName = (tenant: Tenant): string =>
+  `${tenantServicesPolicyName}-${tenant.metadata.name}`
 export const allowedReposConstraintName = (tenant: Tenant): string =>
   `kleff-allowed-repos-${tenant.metadata.name}`
 
@@ -72,22 +77,29 @@ export const desiredNetworkPolicies = (tenant: Tenant, namespace: string): Reado
 ]
 
 /**
- * Binds `kleff-trusted-registries` to the tenant's namespace with the tenant's Plan as the
- * parameter: pods there may only use images from the plan's `allowedRegistries`; if the Plan
- * disappears, pods are denied rather than let through.
+ * Binds the static policy `policyName` to the tenant's namespace with the tenant's Plan as the
+ * parameter; if the Plan disappears, what the policy checks is denied rather than let through.
  */
-export const desiredTrustedRegistriesBinding = (tenant: Tenant, plan: Plan): KubeObject =>
+const planBinding = (tenant: Tenant, plan: Plan, policyName: string, name: string): KubeObject =>
   ownedByTenant(tenant, {
     apiVersion: "admissionregistration.k8s.io/v1",
     kind: "ValidatingAdmissionPolicyBinding",
-    metadata: { name: trustedRegistriesBindingName(tenant), labels: tenantChildLabels(tenant) },
+    metadata: { name, labels: tenantChildLabels(tenant) },
     spec: {
-      policyName: trustedRegistriesPolicyName,
+      policyName,
       paramRef: { name: plan.metadata.name, parameterNotFoundAction: "Deny" },
       validationActions: ["Deny"],
       matchResources: { namespaceSelector: { matchLabels: { [tenantLabel]: tenant.metadata.name } } }
     }
   })
+
+/** Containers there may only use images from the plan's `allowedRegistries`. */
+export const desiredTrustedRegistriesBinding = (tenant: Tenant, plan: Plan): KubeObject =>
+  planBinding(tenant, plan, trustedRegistriesPolicyName, trustedRegistriesBindingName(tenant))
+
+/** Services there may open node ports, load balancers and external IPs only as the plan's `services` allows. */
+export const desiredTenantServicesBinding = (tenant: Tenant, plan: Plan): KubeObject =>
+  planBinding(tenant, plan, tenantServicesPolicyName, tenantServicesBindingName(tenant))
 
 /** The Gatekeeper equivalent of the trusted-registries policy, for clusters that standardise on Gatekeeper. */
 export const desiredAllowedReposConstraint = (tenant: Tenant, plan: Plan, namespace: string): KubeObject =>
@@ -111,5 +123,6 @@ export const desiredIsolation = (
 ): ReadonlyArray<KubeObject> => [
   ...desiredNetworkPolicies(tenant, namespace),
   desiredTrustedRegistriesBinding(tenant, plan),
+  desiredTenantServicesBinding(tenant, plan),
   ...(config.gatekeeper.enabled ? [desiredAllowedReposConstraint(tenant, plan, namespace)] : [])
 ]

@@ -25,10 +25,8 @@ export const desiredResourceQuota = (tenant: Tenant, plan: Plan, namespace: stri
 
 type ResourceMap = Readonly<Record<string, string>>
 
-const resourceMap = (resources: ContainerResources | undefined): ResourceMap => ({
-  ...(resources?.cpu === undefined ? {} : { cpu: resources.cpu }),
-  ...(resources?.memory === undefined ? {} : { memory: resources.memory })
-})
+const resourceMap = (resources: ContainerResources | undefined): ResourceMap =>
+  Object.fromEntries(Object.entries(resources ?? {}).filter(([, quantity]) => quantity !== undefined))
 
 const withMissing = (base: ResourceMap, from: ResourceMap): ResourceMap => ({ ...from, ...base })
 

@@ -9,7 +9,8 @@ import type { KubeObject } from "@kleff/core"
 import { parseAllDocuments } from "yaml"
 import { deletionProtectionPolicyName } from "../../src/api/Tenant.ts"
 import { tenantOwnerClusterRole } from "../../src/desired/Access.ts"
-import { trustedRegistriesPolicyName } from "../../src/desired/Isolation.ts"
+import { tenantServicesPolicyName, trustedRegistriesPolicyName } from "../../src/desired/Isolation.ts"
+import { managedObjectsPolicyName } from "../../src/desired/Ownership.ts"
 import { readRepoFile } from "../fixtures.ts"
 import {
   find,
@@ -87,6 +88,9 @@ describe("deploy/ (kubectl apply -k deploy)", () => {
       "CustomResourceDefinition/plans.kleff.kleff.io",
       `ClusterRole/${tenantOwnerClusterRole}`,
       `ValidatingAdmissionPolicy/${trustedRegistriesPolicyName}`,
+      `ValidatingAdmissionPolicy/${tenantServicesPolicyName}`,
+      `ValidatingAdmissionPolicy/${managedObjectsPolicyName}`,
+      `ValidatingAdmissionPolicyBinding/${managedObjectsPolicyName}`,
       `ValidatingAdmissionPolicy/${deletionProtectionPolicyName}`,
       `ValidatingAdmissionPolicyBinding/${deletionProtectionPolicyName}`,
       "ValidatingAdmissionPolicy/kleff-keep-tenant-data",
@@ -121,6 +125,13 @@ describe("deploy/ (kubectl apply -k deploy)", () => {
         "ValidatingAdmissionPolicy",
         trustedRegistriesPolicyName,
         "deploy/cluster/trusted-registries-policy.yaml"
+      ],
+      ["ValidatingAdmissionPolicy", tenantServicesPolicyName, "deploy/cluster/tenant-services-policy.yaml"],
+      ["ValidatingAdmissionPolicy", managedObjectsPolicyName, "deploy/cluster/managed-objects-policy.yaml"],
+      [
+        "ValidatingAdmissionPolicyBinding",
+        managedObjectsPolicyName,
+        "deploy/cluster/managed-objects-policy.yaml"
       ],
       [
         "ValidatingAdmissionPolicy",
@@ -234,6 +245,8 @@ describe("deploy/manager (kubectl delete -k deploy/manager uninstalls the operat
     const ids = manager.map(idOf)
     assert.notInclude(ids, `ClusterRole/${tenantOwnerClusterRole}`)
     assert.notInclude(ids, `ValidatingAdmissionPolicy/${trustedRegistriesPolicyName}`)
+    assert.notInclude(ids, `ValidatingAdmissionPolicy/${tenantServicesPolicyName}`)
+    assert.notInclude(ids, `ValidatingAdmissionPolicy/${managedObjectsPolicyName}`)
     assert.notInclude(ids, `ValidatingAdmissionPolicy/${deletionProtectionPolicyName}`)
     assert.notInclude(ids, "ValidatingAdmissionPolicy/kleff-keep-tenant-data")
     assert.include(ids, `Deployment/${operatorNamespace}/tenant-operator`)
@@ -245,6 +258,9 @@ describe("deploy/manager (kubectl delete -k deploy/manager uninstalls the operat
       "CustomResourceDefinition/plans.kleff.kleff.io",
       `ClusterRole/${tenantOwnerClusterRole}`,
       `ValidatingAdmissionPolicy/${trustedRegistriesPolicyName}`,
+      `ValidatingAdmissionPolicy/${tenantServicesPolicyName}`,
+      `ValidatingAdmissionPolicy/${managedObjectsPolicyName}`,
+      `ValidatingAdmissionPolicyBinding/${managedObjectsPolicyName}`,
       `ValidatingAdmissionPolicy/${deletionProtectionPolicyName}`,
       `ValidatingAdmissionPolicyBinding/${deletionProtectionPolicyName}`,
       "ValidatingAdmissionPolicy/kleff-keep-tenant-data",

@@ -486,7 +486,7 @@ describeCluster("Tenants with bad input, end to end (operator process + kubectl)
 
       it("wrote nothing but the bad Tenants: the control Tenant, its children and every other object are as they were", async () => {
         assert.deepStrictEqual(await tenantAndChildren(kubectl(), control), controlBefore)
-        assert.lengthOf(Object.keys(controlBefore), 10, "the control Tenant and its nine children")
+        assert.lengthOf(Object.keys(controlBefore), 11, "the control Tenant and its ten children")
         assert.isTrue(hasCondition(await kubectl().get("tenant", control), "TenantReady", "True"))
         assert.deepStrictEqual(operatorWritesBetween(writtenBefore, await writtenByOperator(kubectl())), [])
       }, 120_000)

@@ -163,7 +163,7 @@ describeCluster("Field ownership, end to end (operator process + kubectl)", () =
         namespace,
         "--type=merge",
         "-p",
-        '{"spec":{"hard":{"count/secrets":"7"}}}'
+        '{"spec":{"hard":{"count/poddisruptionbudgets.policy":"7"}}}'
       ])
       await kubectl.ok(["label", "namespace", namespace, "team.example.com/owner=blue"])
       const quotaVersion = (await kubectl.get("resourcequota", "tenant-quota", namespace)).metadata
@@ -184,7 +184,10 @@ describeCluster("Field ownership, end to end (operator process + kubectl)", () =
       await new Promise((resolve) => setTimeout(resolve, 3_000))
       const quota = await kubectl.get("resourcequota", "tenant-quota", namespace)
       assert.strictEqual(quota.metadata.resourceVersion, quotaVersion, "the quota was written")
-      assert.strictEqual((quotaHard(quota) as Record<string, string>)["count/secrets"], "7")
+      assert.strictEqual(
+        (quotaHard(quota) as Record<string, string>)["count/poddisruptionbudgets.policy"],
+        "7"
+      )
       const ns = await kubectl.get("namespace", namespace)
       assert.strictEqual(ns.metadata.resourceVersion, namespaceVersion, "the namespace was written")
       assert.strictEqual(ns.metadata.labels?.["team.example.com/owner"], "blue")
