@@ -24,7 +24,7 @@ import {
 } from "@kleff/core"
 import { Predicate, Result } from "effect"
 import { type Plan, PlanType } from "./api/Plan.ts"
-import { type StoredTenant, type Tenant, TenantType } from "./api/Tenant.ts"
+import { reportedNamespace, type StoredTenant, type Tenant, TenantType } from "./api/Tenant.ts"
 import type { MeshConfig } from "./desired/Config.ts"
 import { tenantHosts } from "./desired/Hosts.ts"
 import { desiredMesh, gatewayName } from "./desired/Mesh.ts"
@@ -85,14 +85,6 @@ const isEstablished = (crd: KubeObject): boolean => {
     (condition: unknown) =>
       Predicate.isObject(condition) && condition.type === "Established" && condition.status === "True"
   )
-}
-
-/** The namespace the tenant controller reported, read raw (the tenant controller owns that field). */
-export const reportedNamespace = (tenant: KubeObject): string | undefined => {
-  const status = tenant.status
-  return Predicate.isObject(status) && Predicate.isString(status.namespace) && status.namespace !== ""
-    ? status.namespace
-    : undefined
 }
 
 /** The mesh objects of `tenant` on `plan` in `namespace`: none when the plan keeps it out of the mesh. */

@@ -23,14 +23,14 @@ import {
 } from "@kleff/core"
 import { Result } from "effect"
 import { PlanType } from "./api/Plan.ts"
-import { type StoredTenant, TenantType, tenantCrdName } from "./api/Tenant.ts"
+import { reportedNamespace, type StoredTenant, TenantType, tenantCrdName } from "./api/Tenant.ts"
 import { allChildren, tenantOwnedTypes } from "./desired/Children.ts"
 import type { TenantOperatorConfig } from "./desired/Config.ts"
 import { tenantLabel, tenantNamespaceName } from "./desired/Namespace.ts"
 import { managedBy, ownedByTenant } from "./desired/Ownership.ts"
 import { NamespaceType } from "./desired/ResourceTypes.ts"
 import { decideTenant, type TenantDecision, withReadableStatus } from "./TenantDecision.ts"
-import { reportedNamespace, tenantStatus } from "./TenantStatus.ts"
+import { tenantStatus } from "./TenantStatus.ts"
 
 /** The controller's name: its field manager, event source and metric label. */
 export const tenantControllerName = "tenant-controller"

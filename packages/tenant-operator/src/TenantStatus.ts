@@ -19,9 +19,8 @@ import {
   refOf,
   type StatusReport
 } from "@kleff/core"
-import { Predicate } from "effect"
 import { adoptionVerdict } from "./Adoption.ts"
-import type { TenantPhase } from "./api/Tenant.ts"
+import { reportedNamespace, type TenantPhase } from "./api/Tenant.ts"
 import { tenantOwnerClusterRole } from "./desired/Access.ts"
 import { expectedChildRefs } from "./desired/Children.ts"
 import type { TenantOperatorConfig } from "./desired/Config.ts"
@@ -68,12 +67,6 @@ const condition = (
   reason: string,
   message: string
 ): ConditionInput => ({ type, status, reason, message })
-
-/** The status namespace from a previous report, even when the rest of the Tenant does not decode. */
-export const reportedNamespace = (primary: KubeObject): string | undefined => {
-  const status = primary.status
-  return Predicate.isObject(status) && Predicate.isString(status.namespace) ? status.namespace : undefined
-}
 
 interface Report {
   readonly phase: TenantPhase

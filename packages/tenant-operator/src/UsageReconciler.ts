@@ -26,10 +26,9 @@ import {
   type StatusReport
 } from "@kleff/core"
 import { Predicate, Result } from "effect"
-import { type StoredTenant, TenantType } from "./api/Tenant.ts"
+import { reportedNamespace, type StoredTenant, TenantType } from "./api/Tenant.ts"
 import { resourceQuotaName } from "./desired/Quota.ts"
 import { ResourceQuotaType } from "./desired/ResourceTypes.ts"
-import { reportedNamespace } from "./MeshReconciler.ts"
 
 /** The controller's name: its field manager, event source and metric label. */
 export const usageControllerName = "usage-controller"

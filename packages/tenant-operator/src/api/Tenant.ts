@@ -3,8 +3,8 @@
  * in it. Its schema is the one source of truth for decoding Tenants from the cache and for the
  * CRD's OpenAPI schema and CEL rules (see `crds.ts`).
  */
-import type { ResourceType } from "@kleff/core"
-import { Schema } from "effect"
+import type { KubeObject, ResourceType } from "@kleff/core"
+import { Predicate, Schema } from "effect"
 import { Conditions } from "./Condition.ts"
 import { decodeWith } from "./Decode.ts"
 import { apiVersion, group, objectMetaFields, version } from "./Group.ts"
@@ -113,6 +113,17 @@ export const TenantType: ResourceType<StoredTenant> = {
 
 /** The name of the Tenant CustomResourceDefinition (`<plural>.<group>`). */
 export const tenantCrdName = `${TenantType.plural}.${TenantType.group}`
+
+/**
+ * The namespace the tenant controller reported (`status.namespace`), read from the Tenant as stored,
+ * whose status may not decode; `undefined` until one is reported.
+ */
+export const reportedNamespace = (tenant: KubeObject): string | undefined => {
+  const status = tenant.status
+  return Predicate.isObject(status) && Predicate.isString(status.namespace) && status.namespace !== ""
+    ? status.namespace
+    : undefined
+}
 
 export const decodeTenant = decodeWith(Tenant)
 export const decodeTenantStatus = decodeWith(TenantStatus)

@@ -31,13 +31,30 @@ export const allowedReposConstraintName = (tenant: Tenant): string =>
 
 const everyPod = {}
 
+/**
+ * A NetworkPolicy of the tenant's namespace, labelled as the tenant's; the controller that writes
+ * it marks it as its child (`ownedByTenant`, `ownedByMesh`).
+ */
+export const tenantNetworkPolicy = (
+  tenant: Tenant,
+  namespace: string,
+  name: string,
+  spec: Record<string, unknown>
+): KubeObject => ({
+  apiVersion: "networking.k8s.io/v1",
+  kind: "NetworkPolicy",
+  metadata: { name, namespace, labels: tenantChildLabels(tenant) },
+  spec
+})
+
+/** A NetworkPolicy peer: the pods labelled `labels` in the namespace named `namespace`. */
+export const podsInNamespace = (namespace: string, labels: Readonly<Record<string, string>>) => ({
+  namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": namespace } },
+  podSelector: { matchLabels: labels }
+})
+
 const networkPolicy = (tenant: Tenant, namespace: string, name: string, spec: Record<string, unknown>) =>
-  ownedByTenant(tenant, {
-    apiVersion: "networking.k8s.io/v1",
-    kind: "NetworkPolicy",
-    metadata: { name, namespace, labels: tenantChildLabels(tenant) },
-    spec
-  })
+  ownedByTenant(tenant, tenantNetworkPolicy(tenant, namespace, name, spec))
 
 /** The four policies every tenant namespace gets. */
 export const desiredNetworkPolicies = (tenant: Tenant, namespace: string): ReadonlyArray<KubeObject> => [
@@ -60,12 +77,7 @@ export const desiredNetworkPolicies = (tenant: Tenant, namespace: string): Reado
     podSelector: everyPod,
     egress: [
       {
-        to: [
-          {
-            namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "kube-system" } },
-            podSelector: { matchLabels: { "k8s-app": "kube-dns" } }
-          }
-        ],
+        to: [podsInNamespace("kube-system", { "k8s-app": "kube-dns" })],
         ports: [
           { protocol: "UDP", port: 53 },
           { protocol: "TCP", port: 53 }

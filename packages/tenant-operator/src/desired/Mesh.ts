@@ -14,6 +14,7 @@ import type { KubeObject } from "@kleff/core"
 import type { Tenant } from "../api/Tenant.ts"
 import type { MeshConfig } from "./Config.ts"
 import { tenantHosts } from "./Hosts.ts"
+import { podsInNamespace, tenantNetworkPolicy } from "./Isolation.ts"
 import { tenantChildLabels } from "./Namespace.ts"
 import { ownedByMesh } from "./Ownership.ts"
 
@@ -100,28 +101,19 @@ export const desiredMeshControlPlanePolicy = (
   namespace: string,
   mesh: MeshConfig
 ): KubeObject =>
-  ownedByMesh(tenant, {
-    apiVersion: "networking.k8s.io/v1",
-    kind: "NetworkPolicy",
-    metadata: metadata(tenant, allowMeshControlPlanePolicyName, namespace),
-    spec: {
+  ownedByMesh(
+    tenant,
+    tenantNetworkPolicy(tenant, namespace, allowMeshControlPlanePolicyName, {
       podSelector: {},
       egress: [
         {
-          to: [
-            {
-              namespaceSelector: {
-                matchLabels: { "kubernetes.io/metadata.name": mesh.controlPlaneNamespace }
-              },
-              podSelector: { matchLabels: { app: "istiod" } }
-            }
-          ],
+          to: [podsInNamespace(mesh.controlPlaneNamespace, { app: "istiod" })],
           ports: [{ protocol: "TCP", port: istiodPort }]
         }
       ],
       policyTypes: ["Egress"]
-    }
-  })
+    })
+  )
 
 /** The ingress gateway's pods (by `--mesh-ingress-selector`, in `--mesh-ingress-namespace`) may reach every pod of the namespace. */
 export const desiredIngressGatewayPolicy = (
@@ -129,25 +121,14 @@ export const desiredIngressGatewayPolicy = (
   namespace: string,
   mesh: MeshConfig
 ): KubeObject =>
-  ownedByMesh(tenant, {
-    apiVersion: "networking.k8s.io/v1",
-    kind: "NetworkPolicy",
-    metadata: metadata(tenant, allowIngressGatewayPolicyName, namespace),
-    spec: {
+  ownedByMesh(
+    tenant,
+    tenantNetworkPolicy(tenant, namespace, allowIngressGatewayPolicyName, {
       podSelector: {},
-      ingress: [
-        {
-          from: [
-            {
-              namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": mesh.ingressNamespace } },
-              podSelector: { matchLabels: mesh.ingressSelector }
-            }
-          ]
-        }
-      ],
+      ingress: [{ from: [podsInNamespace(mesh.ingressNamespace, mesh.ingressSelector)] }],
       policyTypes: ["Ingress"]
-    }
-  })
+    })
+  )
 
 /** Everything a mesh tenant has in `namespace`, in the order it is created. */
 export const desiredMesh = (
