@@ -1,23 +1,15 @@
 /**
  * The operator's image (deploy/Dockerfile, built from the repository root with /.dockerignore),
  * checked without a container engine: the Dockerfile is parsed and its promises asserted
- * (multi-stage, Node 24 pinned to the toolchain's version, production dependencies only, a
- * numeric non-root user, the entrypoint), and its build stage is replayed on this machine — the
- * build context that .dockerignore lets through is copied to a temporary directory, the very
- * `pnpm` commands of the Dockerfile run there, and the operator is started from the result the
- * way the final stage starts it.
+ * (multi-stage, Node 24 pinned to the toolchain's version, installs from the lockfile, a final
+ * stage holding the bundle alone, a numeric non-root user, the entrypoint), and its build stage
+ * is replayed on this machine — the build context that .dockerignore lets through is copied to a
+ * temporary directory, the very `pnpm` and `node` commands of the Dockerfile run there, and the
+ * operator is started from the bundle alone, in an otherwise empty directory, the way the final
+ * stage starts it.
  */
 import { spawnSync } from "node:child_process"
-import {
-  cpSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  realpathSync,
-  rmSync,
-  writeFileSync
-} from "node:fs"
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
@@ -92,6 +84,9 @@ const stages: ReadonlyArray<Stage> = (() => {
 
 const buildStage = stages[0] as Stage
 const finalStage = stages.at(-1) as Stage
+
+/** Where the build stage writes the bundle the final stage copies. */
+const bundleInBuild = "/app/tenant-operator.mjs"
 
 /** ARGs of a stage with their defaults, and the global ones. */
 const stageArgs = (stage: Stage): ReadonlyMap<string, string> => {
@@ -173,9 +168,6 @@ const contextFiles = (): ReadonlyArray<string> => {
 
 // ---------------------------------------------------------------------------------------------
 
-/** Packages only the tests and tools use. */
-const devOnly = ["vitest", "typescript", "@biomejs/biome", "@effect/vitest"]
-
 describe("deploy/Dockerfile, read", () => {
   it("builds in one stage and runs from another", () => {
     assert.isAtLeast(stages.length, 2)
@@ -203,24 +195,29 @@ describe("deploy/Dockerfile, read", () => {
     assert.strictEqual(root.packageManager, `pnpm@${toolchainVersion("PNPM_VERSION")}`)
   })
 
-  it("installs production dependencies only, from the lockfile, for the operator and what it needs", () => {
+  it("installs from the lockfile, for the operator and what it needs", () => {
     const installs = buildStage.instructions
       .filter((instruction) => instruction.keyword === "RUN")
       .map(runCommandOf)
       .filter((command) => /^pnpm (install|fetch)\b/.test(command))
     assert.lengthOf(installs, 2, installs.join("\n"))
-    for (const command of installs) assert.include(command.split(/\s+/), "--prod", command)
     const install = installs.find((command) => command.startsWith("pnpm install")) ?? ""
-    for (const flag of ["--frozen-lockfile", "--filter", "@kleff/tenant-operator..."]) {
+    for (const flag of ["--frozen-lockfile", "--offline", "--filter", "@kleff/tenant-operator..."]) {
       assert.include(install.split(/\s+/), flag, install)
     }
   })
 
-  it("copies into the final stage only what the build stage installed, no source tree and no tests", () => {
+  it("bundles the operator and copies into the final stage that one file: no node_modules, no sources", () => {
+    const bundles = buildStage.instructions
+      .filter((instruction) => instruction.keyword === "RUN")
+      .map(runCommandOf)
+      .filter((command) => command.startsWith("node packages/tenant-operator/bundle.ts "))
+    assert.deepStrictEqual(bundles, [`node packages/tenant-operator/bundle.ts ${bundleInBuild}`])
     const copies = finalStage.instructions.filter((instruction) => instruction.keyword === "COPY")
-    assert.isNotEmpty(copies)
-    for (const copy of copies)
-      assert.match(copy.value, /^--from=build \/app\/(package\.json|node_modules|packages) /)
+    assert.deepStrictEqual(
+      copies.map((copy) => copy.value),
+      [`--from=build ${bundleInBuild} ./tenant-operator.mjs`]
+    )
   })
 
   it("runs as a numeric non-root user", () => {
@@ -230,13 +227,13 @@ describe("deploy/Dockerfile, read", () => {
     for (const id of user.split(":")) assert.notStrictEqual(Number(id), 0, `USER ${user}`)
   })
 
-  it("starts `node packages/tenant-operator/src/bin.ts run` from /app", () => {
+  it("starts `node tenant-operator.mjs run` from /app", () => {
     const last = (keyword: string) =>
       finalStage.instructions.filter((instruction) => instruction.keyword === keyword).at(-1)?.value ?? "[]"
     assert.strictEqual(last("WORKDIR"), "/app")
     assert.deepStrictEqual(
       [...jsonArray(last("ENTRYPOINT")), ...jsonArray(last("CMD"))],
-      ["node", "packages/tenant-operator/src/bin.ts", "run"]
+      ["node", "tenant-operator.mjs", "run"]
     )
   })
 })
@@ -254,13 +251,14 @@ describe(".dockerignore", () => {
       )
     }
     assert.include(files, "packages/tenant-operator/src/bin.ts")
+    assert.include(files, "packages/tenant-operator/bundle.ts")
   })
 
   it("leaves out tests, benchmarks, tools, deploy, node_modules and .git", () => {
     for (const file of files)
       assert.match(
         file,
-        /^(package\.json|pnpm-lock\.yaml|pnpm-workspace\.yaml|packages\/[^/]+\/(package\.json|src\/.+))$/
+        /^(package\.json|pnpm-lock\.yaml|pnpm-workspace\.yaml|packages\/[^/]+\/(package\.json|src\/.+)|packages\/tenant-operator\/bundle\.ts)$/
       )
     for (const path of [
       "node_modules",
@@ -288,77 +286,47 @@ const run = (command: string, args: ReadonlyArray<string>, cwd: string): string 
 
 describe("deploy/Dockerfile, its build stage replayed in a temporary directory", () => {
   let app = ""
+  /** The final stage's /app: the bundle and nothing else. */
+  let image = ""
 
   beforeAll(() => {
-    app = mkdtempSync(join(tmpdir(), "kleff-image-"))
+    app = mkdtempSync(join(tmpdir(), "kleff-image-build-"))
+    image = mkdtempSync(join(tmpdir(), "kleff-image-"))
     // COPY pnpm-lock.yaml pnpm-workspace.yaml ./ ; COPY . . — what the context holds.
     for (const file of contextFiles()) {
       mkdirSync(dirname(join(app, file)), { recursive: true })
       cpSync(repoPath(file), join(app, file))
     }
-    // The Dockerfile's pnpm commands, as written; only the store moves from the build cache
-    // mount to this machine's store (so no download is needed).
+    // The Dockerfile's pnpm and node commands, as written; the store moves from the build cache
+    // mount to this machine's store (so no download is needed) and /app to the temporary directory.
     const store = run("pnpm", ["store", "path"], app).trim()
     for (const instruction of buildStage.instructions) {
       if (instruction.keyword !== "RUN") continue
       const command = runCommandOf(instruction)
-      if (!command.startsWith("pnpm ")) continue
-      run("sh", ["-c", command.replaceAll("/pnpm/store", store)], app)
+      if (!/^(pnpm|node) /.test(command)) continue
+      run("sh", ["-c", command.replaceAll("/pnpm/store", store).replaceAll("/app/", `${app}/`)], app)
     }
-    // The final stage has /app/package.json, /app/node_modules and /app/packages only.
-    rmSync(join(app, "pnpm-lock.yaml"))
-    rmSync(join(app, "pnpm-workspace.yaml"))
+    // COPY --from=build /app/tenant-operator.mjs ./tenant-operator.mjs
+    cpSync(join(app, "tenant-operator.mjs"), join(image, "tenant-operator.mjs"))
   }, 300_000)
 
   afterAll(() => {
-    if (app !== "") rmSync(app, { recursive: true, force: true })
+    for (const dir of [app, image]) if (dir !== "") rmSync(dir, { recursive: true, force: true })
   })
 
   it("uses the toolchain's pnpm", () => {
     assert.strictEqual(run("pnpm", ["--version"], tmpdir()).trim(), toolchainVersion("PNPM_VERSION"))
   })
 
-  it("installs no development dependency", () => {
-    const root = JSON.parse(readRepoFile("package.json")) as {
-      readonly devDependencies: Record<string, string>
-    }
-    for (const name of Object.keys(root.devDependencies)) {
-      assert.isFalse(existsSync(join(app, "node_modules", name)), name)
-    }
-    // Not even as someone's dependency (@types/node is one of @kubernetes/client-node's).
-    const installed = readdirSync(join(app, "node_modules/.pnpm"))
-    for (const name of devOnly) {
-      const prefix = `${name.replace("/", "+")}@`
-      assert.deepStrictEqual(
-        installed.filter((entry) => entry.startsWith(prefix)),
-        [],
-        name
-      )
-    }
+  it("leaves the final stage one file", () => {
+    assert.deepStrictEqual(readdirSync(image), ["tenant-operator.mjs"])
+    assert.isFalse(existsSync(join(image, "node_modules")))
   })
 
-  it("links the workspace packages from outside node_modules, where Node strips their types", () => {
-    for (const name of ["core", "k8s"]) {
-      const real = realpathSync(join(app, `packages/tenant-operator/node_modules/@kleff/${name}`))
-      assert.strictEqual(real, realpathSync(join(app, `packages/${name}`)))
-      assert.notInclude(real, "node_modules")
-    }
-  })
-
-  it("starts the operator with the image's command line: --help, run --help, crds", () => {
-    const bin = "packages/tenant-operator/src/bin.ts"
-    assert.include(run(process.execPath, [bin, "--help"], app), "tenant-operator <subcommand>")
-    assert.include(run(process.execPath, [bin, "run", "--help"], app), "--leader-election-namespace")
-    assert.include(run(process.execPath, [bin, "crds"], app), "name: tenants.kleff.kleff.io")
+  it("starts the operator from the bundle alone with the image's command line: --help, run --help, crds", () => {
+    const bin = "tenant-operator.mjs"
+    assert.include(run(process.execPath, [bin, "--help"], image), "tenant-operator <subcommand>")
+    assert.include(run(process.execPath, [bin, "run", "--help"], image), "--leader-election-namespace")
+    assert.include(run(process.execPath, [bin, "crds"], image), "name: tenants.kleff.kleff.io")
   }, 120_000)
-
-  it("would not run from node_modules: Node refuses to strip types there (why pnpm deploy is not used)", () => {
-    const dir = join(app, "node_modules/kleff-strip-check")
-    mkdirSync(dir, { recursive: true })
-    writeFileSync(join(dir, "package.json"), '{"name":"kleff-strip-check","type":"module"}\n')
-    writeFileSync(join(dir, "index.ts"), "const answer: number = 42\nconsole.log(answer)\n")
-    const result = spawnSync(process.execPath, [join(dir, "index.ts")], { encoding: "utf8" })
-    assert.notStrictEqual(result.status, 0)
-    assert.include(result.stderr, "ERR_UNSUPPORTED_NODE_MODULES_TYPE_STRIPPING")
-  })
 })
