@@ -123,6 +123,55 @@ describe("Store.Cache", () => {
     assert.isDefined(managedFields(keeping.get(keyOf(cm("a", "1")))))
   })
 
+  it("keeps one frozen copy of each part of a field set that objects repeat; an owner's UID stays each object's own", () => {
+    type Fields = { readonly [field: string]: Fields }
+    const withFields = (name: string, fields: Fields): KubeObject => ({
+      apiVersion: "v1",
+      kind: "ConfigMap",
+      metadata: {
+        name,
+        namespace: "ns",
+        resourceVersion: "1",
+        managedFields: [
+          { manager: "kleff", operation: "Apply", fieldsType: "FieldsV1", fieldsV1: structuredClone(fields) }
+        ]
+      }
+    })
+    const owned = (uid: string): Fields => ({
+      "f:data": { "f:k": {} },
+      "f:metadata": {
+        "f:labels": { "f:kleff.io/tenant": {} },
+        "f:ownerReferences": { [`k:{"uid":"${uid}"}`]: {} }
+      }
+    })
+    const cache = new Store.Cache({ managers: new Set(["kleff"]) })
+    cache.apply({
+      _tag: "Restarted",
+      objects: [
+        withFields("a", owned("uid-a")),
+        withFields("b", owned("uid-b")),
+        withFields("c", { "f:data": { "f:other": {} } }),
+        withFields("d", { "f:data": { "f:other": {} } })
+      ],
+      resourceVersion: "1"
+    })
+    const [a, b, c, d] = ["a", "b", "c", "d"].map(
+      (name) => cache.get(keyOf(withFields(name, {})))?.metadata.managedFields?.[0]?.fieldsV1 as Fields
+    ) as [Fields, Fields, Fields, Fields]
+    assert.deepStrictEqual(a, owned("uid-a"), "the values are unchanged")
+    assert.deepStrictEqual(b, owned("uid-b"))
+    assert.strictEqual(c, d, "equal field sets without a UID are one object")
+    assert.strictEqual(a["f:data"], b["f:data"], "parts both repeat are one object")
+    assert.strictEqual(a["f:metadata"]?.["f:labels"], b["f:metadata"]?.["f:labels"])
+    assert.notStrictEqual(a, b)
+    assert.notStrictEqual(a["f:metadata"], b["f:metadata"], "what holds a UID is each object's own")
+    assert.notStrictEqual(a["f:data"], c["f:data"])
+    // Shared, so frozen: writing to it throws instead of changing every object that holds it.
+    assert.throws(() => {
+      ;(a["f:data"] as Record<string, unknown>)["f:x"] = {}
+    }, TypeError)
+  })
+
   // Indexes always agree with a brute-force scan, whatever sequence of events arrives.
   const Op = Schema.Struct({
     kind: Schema.Literals(["apply", "delete", "relist"]),
