@@ -115,7 +115,7 @@ func runFloor(parent context.Context, client dynamic.Interface, j job) (result, 
 						bytes.ReplaceAll(w.Body, placeholder, uid),
 						metav1.PatchOptions{FieldManager: w.FieldManager, Force: force}, subresources(w)...)
 					if err != nil {
-						fail(fmt.Errorf("tenant %s: %s: %w%s", t.Create.tenantName(), w.describe(), err, causes(err)))
+						fail(fmt.Errorf("tenant %s: %s: %w%s", t.Create.tenantName(), w.describe(), err, explain(w, err)))
 						return
 					}
 					writes.Add(1)
@@ -151,6 +151,16 @@ func causes(err error) string {
 		fmt.Fprintf(&text, "; %s %s", cause.Field, cause.Message)
 	}
 	return text.String()
+}
+
+// explain is what the API server said beyond its message; for a JSON patch refused without a
+// cause, that a test operation failed (the API server says no more).
+func explain(w write, err error) string {
+	said := causes(err)
+	if said == "" && w.PatchType == "json" && apierrors.IsInvalid(err) {
+		return " (a JSON patch refused without a cause: one of its test operations failed, such as the UID's)"
+	}
+	return said
 }
 
 func subresources(w write) []string {
