@@ -23,7 +23,17 @@ import * as WatchDecoding from "./internal/watchDecoding.ts"
 import { type Connection, KubeConfig } from "./KubeConfig.ts"
 
 export { collectionPath, objectPath, resourceName } from "./internal/paths.ts"
-export { ClientMetrics, type RawResponse } from "./internal/transport.ts"
+/**
+ * What `apply` and `patch` send and the finalizer patch `addFinalizer` composes, built without
+ * sending anything: for a tool that must send the very requests this client would, through another
+ * client (the operator benchmark's write floor in client-go).
+ */
+export {
+  addFinalizerPatch,
+  apply as applyRequest,
+  patch as patchRequest
+} from "./internal/requests.ts"
+export { ClientMetrics, type Exchange, type RawResponse } from "./internal/transport.ts"
 export type { WatchEvent } from "./internal/watchDecoding.ts"
 
 type WatchEvent<T extends KubeObject = KubeObject> = WatchDecoding.WatchEvent<T>

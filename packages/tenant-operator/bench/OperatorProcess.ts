@@ -43,6 +43,8 @@ export const startOperator = async (options: {
   readonly kubeconfig: string
   readonly concurrency: number
   readonly log: string
+  /** More `tenant-operator run` flags (e.g. `--enable-usage=false`). */
+  readonly extraArgs?: ReadonlyArray<string>
 }): Promise<OperatorProcess> => {
   const metricsPort = await freePort()
   const healthPort = await freePort()
@@ -63,7 +65,8 @@ export const startOperator = async (options: {
       "--health-probe-bind-address",
       `127.0.0.1:${healthPort}`,
       "--max-concurrent-reconciles",
-      String(options.concurrency)
+      String(options.concurrency),
+      ...(options.extraArgs ?? [])
     ],
     { stdio: ["ignore", fd, fd], env: { ...process.env, KLEFF_BENCH_MEMORY_FILE: memoryFile } }
   )
