@@ -14,9 +14,18 @@ import { TenantType } from "../src/api/Tenant.ts"
 import { benchLabel, isTenantReady, range, tenantObject } from "./BenchTenants.ts"
 import * as Cpu from "./Cpu.ts"
 import { driftRepair } from "./Drift.ts"
+import * as MemoryCgroup from "./MemoryCgroup.ts"
 import { type Memory, type OperatorProcess, sleep, startOperator } from "./OperatorProcess.ts"
 import * as Prometheus from "./Prometheus.ts"
-import { concurrency, driftSamples, inFlight, progress, tenants, withUsage } from "./Settings.ts"
+import {
+  concurrency,
+  driftSamples,
+  inFlight,
+  memoryLimitMiB,
+  progress,
+  tenants,
+  withUsage
+} from "./Settings.ts"
 
 const prefix = "op"
 
@@ -74,6 +83,9 @@ const quiescent = async (
 }
 
 export interface OperatorRun {
+  /** The memory cgroups of the first process (creation) and the restarted one, with a limit set. */
+  readonly cgroupCreate: CgroupUse | undefined
+  readonly cgroupRestart: CgroupUse | undefined
   readonly createMillis: number
   /** From the first create to the last `TenantReady`. */
   readonly millis: number
@@ -108,11 +120,54 @@ export const measureOperator = async (options: {
   readonly work: string
   readonly clusterPids: Readonly<Record<string, number>>
   readonly operators: Array<OperatorProcess>
+  /** The operator's entry point (the production bundle). */
+  readonly script: string
 }): Promise<OperatorRun> => {
   const { runtime, kubeconfig, work, operators } = options
   const run = <A, E>(effect: Effect.Effect<A, E, Client.Client>): Promise<A> => runtime.runPromise(effect)
-  const start = (n: number) =>
-    startOperator({ kubeconfig, concurrency, log: join(work, `operator-${n}.log`), extraArgs: operatorArgs })
+  const cgroups: Array<MemoryCgroup.MemoryCgroup> = []
+  const start = (n: number) => {
+    const cgroup =
+      memoryLimitMiB === undefined
+        ? undefined
+        : MemoryCgroup.create(`kleff-bench-${process.pid}-${n}`, memoryLimitMiB * 2 ** 20)
+    if (cgroup !== undefined) cgroups.push(cgroup)
+    return startOperator({
+      kubeconfig,
+      concurrency,
+      log: join(work, `operator-${n}.log`),
+      extraArgs: operatorArgs,
+      script: options.script,
+      ...(cgroup === undefined ? {} : { cgroup })
+    })
+  }
+  try {
+    return await phase(options, run, start, cgroups)
+  } finally {
+    for (const operator of operators) await operator.stop(5000).catch(() => undefined)
+    for (const cgroup of cgroups) cgroup.remove()
+  }
+}
+
+/** What the kernel counted in a process's memory cgroup. */
+export interface CgroupUse {
+  readonly limitBytes: number
+  readonly peakBytes: number
+  readonly oomKills: number
+}
+
+const cgroupUse = (cgroup: MemoryCgroup.MemoryCgroup | undefined): CgroupUse | undefined =>
+  cgroup === undefined
+    ? undefined
+    : { limitBytes: cgroup.limitBytes, peakBytes: cgroup.peakBytes(), oomKills: cgroup.oomKills() }
+
+const phase = async (
+  options: Parameters<typeof measureOperator>[0],
+  run: <A, E>(effect: Effect.Effect<A, E, Client.Client>) => Promise<A>,
+  start: (n: number) => Promise<OperatorProcess>,
+  cgroups: ReadonlyArray<MemoryCgroup.MemoryCgroup>
+): Promise<OperatorRun> => {
+  const { runtime, operators } = options
   const first = await start(1)
   operators.push(first)
   await first.ready()
@@ -203,6 +258,8 @@ export const measureOperator = async (options: {
   const afterDrift = await quiescent(second)
   await second.stop()
   return {
+    cgroupCreate: cgroupUse(cgroups[0]),
+    cgroupRestart: cgroupUse(cgroups[1]),
     createMillis,
     millis,
     readyLatencies,

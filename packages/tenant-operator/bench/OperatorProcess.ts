@@ -8,9 +8,10 @@ import { type ChildProcess, spawn } from "node:child_process"
 import { closeSync, existsSync, openSync, readFileSync, rmSync } from "node:fs"
 import { createServer } from "node:net"
 import { fileURLToPath } from "node:url"
+import type { MemoryCgroup } from "./MemoryCgroup.ts"
 
 const bin = fileURLToPath(new URL("../src/bin.ts", import.meta.url))
-const memoryProbe = fileURLToPath(new URL("./MemoryProbe.ts", import.meta.url))
+const memoryProbe = fileURLToPath(new URL("./MemoryProbe.mjs", import.meta.url))
 
 export const sleep = (millis: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, millis))
 
@@ -45,31 +46,38 @@ export const startOperator = async (options: {
   readonly log: string
   /** More `tenant-operator run` flags (e.g. `--enable-usage=false`). */
   readonly extraArgs?: ReadonlyArray<string>
+  /** The operator's entry point: the production bundle (`bundle.ts`); the sources' `src/bin.ts` by default. */
+  readonly script?: string
+  /** Start the process inside this memory cgroup (before node starts, as in a pod). */
+  readonly cgroup?: MemoryCgroup
 }): Promise<OperatorProcess> => {
   const metricsPort = await freePort()
   const healthPort = await freePort()
   const fd = openSync(options.log, "a")
   const memoryFile = `${options.log}.memory.json`
-  const child: ChildProcess = spawn(
+  const command = [
     process.execPath,
-    [
-      "--expose-gc",
-      "--import",
-      memoryProbe,
-      bin,
-      "run",
-      "--kubeconfig",
-      options.kubeconfig,
-      "--metrics-bind-address",
-      `127.0.0.1:${metricsPort}`,
-      "--health-probe-bind-address",
-      `127.0.0.1:${healthPort}`,
-      "--max-concurrent-reconciles",
-      String(options.concurrency),
-      ...(options.extraArgs ?? [])
-    ],
-    { stdio: ["ignore", fd, fd], env: { ...process.env, KLEFF_BENCH_MEMORY_FILE: memoryFile } }
-  )
+    "--expose-gc",
+    "--import",
+    memoryProbe,
+    options.script ?? bin,
+    "run",
+    "--kubeconfig",
+    options.kubeconfig,
+    "--metrics-bind-address",
+    `127.0.0.1:${metricsPort}`,
+    "--health-probe-bind-address",
+    `127.0.0.1:${healthPort}`,
+    "--max-concurrent-reconciles",
+    String(options.concurrency),
+    ...(options.extraArgs ?? [])
+  ]
+  // Through the cgroup's shell, which `exec`s node: the pid is the operator's.
+  const [file, ...args] = options.cgroup === undefined ? command : options.cgroup.enter(command)
+  const child: ChildProcess = spawn(file as string, args, {
+    stdio: ["ignore", fd, fd],
+    env: { ...process.env, KLEFF_BENCH_MEMORY_FILE: memoryFile }
+  })
   closeSync(fd)
   const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)))
   let exitCode: number | null | undefined

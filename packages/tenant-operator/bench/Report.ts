@@ -183,6 +183,15 @@ export const report = (runs: ReadonlyArray<RunResult>): string => {
       s((r) => r.operator.memoryCached.rss / 2 ** 20, 0)
     ],
     [
+      "memory cgroup (limit MiB): peak MiB creating / restarting; OOM kills",
+      perRun(runs)((r) => {
+        const { cgroupCreate: c, cgroupRestart: re } = r.operator
+        return c === undefined || re === undefined
+          ? skipped
+          : `(${mib(c.limitBytes)}) ${mib(c.peakBytes)} / ${mib(re.peakBytes)}; ${c.oomKills + re.oomKills}`
+      })
+    ],
+    [
       "operator RSS MiB: no tenant / after creating N / peak while creating / peak of the restart",
       each(
         ({ operator: o }) =>

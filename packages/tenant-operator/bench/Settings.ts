@@ -9,7 +9,8 @@
  * control plane of its own), BENCH_FLOOR=0 / --no-floor (skip both floors: a memory run at large
  * N), BENCH_TS_FLOOR=0 / --no-ts-floor (skip the TypeScript floor), BENCH_FLOOR_WATCHED=1 /
  * --floor-watched (the TypeScript floor once more with the operator's watches open), BENCH_USAGE=1
- * / --usage (leave the operator's usage controller on).
+ * / --usage (leave the operator's usage controller on), BENCH_MEMORY_LIMIT_MIB /
+ * --memory-limit-mib (each operator process in a memory cgroup with this limit: `MemoryCgroup.ts`).
  */
 
 const positive = (flag: string, env: string, fallback: number): number => {
@@ -43,6 +44,12 @@ export const withWatchedFloor = withTsFloor && switched("floor-watched", "BENCH_
  * for, since neither floor does its job, only the tenant controller's.
  */
 export const withUsage = switched("usage", "BENCH_USAGE", "1")
+/** A memory limit for each operator process (a real cgroup, as a pod's), in MiB; none by default. */
+export const memoryLimitMiB: number | undefined =
+  process.env.BENCH_MEMORY_LIMIT_MIB === undefined &&
+  !process.argv.some((a) => a.startsWith("--memory-limit-mib="))
+    ? undefined
+    : positive("memory-limit-mib", "BENCH_MEMORY_LIMIT_MIB", 1)
 /** Tenants whose drift repair is timed. */
 export const driftSamples = Math.min(5, tenants)
 

@@ -9,7 +9,8 @@
  *    the first create to the last status.
  * 2. TS floor (`TsFloor.ts`, a second line): the same writes by a bare `@kleff/k8s` client in this
  *    process.
- * 3. Operator (`OperatorPhase.ts`): `tenant-operator run` as a child process; N Tenants created;
+ * 3. Operator (`OperatorPhase.ts`): `tenant-operator run`, the production bundle (`bundle.ts`), as
+ *    a child process (in a memory cgroup with BENCH_MEMORY_LIMIT_MIB); N Tenants created;
  *    time until every one is `TenantReady=True`; its writes, reconcile latency, a restart over the
  *    converged cluster (target: no write), memory, drift repair (`Drift.ts`).
  *
@@ -28,6 +29,7 @@ import { loadavg, tmpdir } from "node:os"
 import { join } from "node:path"
 import type { Client } from "@kleff/k8s"
 import { Effect, ManagedRuntime, References } from "effect"
+import { bundle } from "../bundle.ts"
 import { install } from "../src/Install.ts"
 import { clientLayer } from "../src/Operator.ts"
 import { listPlans, range } from "./BenchTenants.ts"
@@ -53,7 +55,7 @@ const { up, down } = (await import(
 )) as ControlPlane
 
 /** One complete run on a fresh control plane. */
-const oneRun = async (index: number, binary: string | undefined): Promise<RunResult> => {
+const oneRun = async (index: number, binary: string | undefined, script: string): Promise<RunResult> => {
   const work = mkdtempSync(join(tmpdir(), "kleff-operator-bench-"))
   const clusterDir = join(work, "cluster")
   progress(`run ${index}/${runs}: work dir ${work}; machine: ${machine()}`)
@@ -79,7 +81,7 @@ const oneRun = async (index: number, binary: string | undefined): Promise<RunRes
         ? undefined
         : await measureGoFloor({ run, binary, kubeconfig, work, plans, clusterPids })
     const ts = withTsFloor ? await measureTsFloor(run, plans, clusterPids) : undefined
-    const operator = await measureOperator({ runtime: rt, kubeconfig, work, clusterPids, operators })
+    const operator = await measureOperator({ runtime: rt, kubeconfig, work, clusterPids, operators, script })
     ok = true
     return { go, ts, operator, load: [loadStart, loadavg()[0] ?? Number.NaN] }
   } finally {
@@ -93,6 +95,13 @@ const oneRun = async (index: number, binary: string | undefined): Promise<RunRes
 
 progress(`N=${tenants} tenants, concurrency ${concurrency}, ${inFlight} creates in flight, ${runs} run(s)`)
 const binary = withGoFloor ? await writefloorBinary() : undefined
+// The operator as the image runs it: the production bundle, built for this benchmark.
+const bundleDir = mkdtempSync(join(tmpdir(), "kleff-operator-bundle-"))
+const script = await bundle(join(bundleDir, "tenant-operator.mjs"))
 const results: Array<RunResult> = []
-for (const index of range(runs)) results.push(await oneRun(index + 1, binary))
+try {
+  for (const index of range(runs)) results.push(await oneRun(index + 1, binary, script))
+} finally {
+  rmSync(bundleDir, { recursive: true, force: true })
+}
 console.log(report(results))
