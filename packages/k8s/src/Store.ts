@@ -5,7 +5,9 @@
  *
  * Consistency: a `Restarted` (complete relist) builds new maps and indexes on the side and swaps
  * them in one step, so a reader sees either the old complete state or the new one. `Applied` and
- * `Deleted` update the maps and indexes in place, synchronously. A deletion leaves a tombstone (its
+ * `Deleted` update the maps and indexes in place, synchronously. An `Applied` at the
+ * resourceVersion already cached (the watch's echo of a write's answer, written through when it
+ * came) changes nothing and is not published: a controller is not woken by its own writes twice. A deletion leaves a tombstone (its
  * resourceVersion, for the most recent `maxTombstones` deletions): a write's answer that arrives
  * after the deletion's watch event, from before it, must not bring the object back. (The API
  * server answers the removal of a deleting object's last finalizer with the object at a
@@ -80,6 +82,12 @@ export const isOlderThan = (candidate: KubeObject, cached: KubeObject | undefine
   const a = Number(candidate.metadata.resourceVersion)
   const b = Number(cached.metadata.resourceVersion)
   return Number.isSafeInteger(a) && Number.isSafeInteger(b) && a < b
+}
+
+/** Whether two objects of one key carry the same (non-empty) resourceVersion: the same stored object. */
+const isSameVersion = (candidate: KubeObject, cached: KubeObject): boolean => {
+  const version = candidate.metadata.resourceVersion
+  return version !== undefined && version !== "" && version === cached.metadata.resourceVersion
 }
 
 /** Whether `candidate` is from no later than the deletion at `deletedAt` (both integer resourceVersions). */
@@ -182,6 +190,9 @@ export class Cache<T extends KubeObject = KubeObject> {
         // A controller writes the API server's answers through to the cache; the watch event for
         // an earlier write can arrive after that and must not roll the object back.
         if (isOlderThan(event.object, before)) return []
+        // Nor is the watch's echo of a write already written through a change: the same
+        // resourceVersion is the same object, and its change was published when it was written.
+        if (before !== undefined && isSameVersion(event.object, before)) return []
         // Nor must the answer to a write the object's deletion overtook bring it back.
         if (before === undefined && this.tombstones.has(key)) {
           if (isFromBefore(event.object, this.tombstones.get(key))) return []

@@ -59,10 +59,15 @@ describeCluster("Controller and update conflicts (real API server)", () => {
           "the widget to be cached"
         )
 
-        // A stale view: same resourceVersion, but a finalizer list the server does not have.
+        // A stale view: a finalizer list the server does not have. (One resourceVersion on: at the
+        // cached one, the cache would take it for the watch's echo of what it holds, and drop it.)
         const stale: KubeObject = {
           ...created,
-          metadata: { ...created.metadata, finalizers: ["test.kleff.io/someone-else"] }
+          metadata: {
+            ...created.metadata,
+            resourceVersion: String(Number(created.metadata.resourceVersion) + 1),
+            finalizers: ["test.kleff.io/someone-else"]
+          }
         }
         // Recorded as if it were the API server's answer to a write of ours.
         yield* (yield* Informers).recordWrite(stale)
@@ -81,7 +86,9 @@ describeCluster("Controller and update conflicts (real API server)", () => {
         assert.deepStrictEqual((yield* client.get(Widgets, name, namespace)).metadata.finalizers ?? [], [])
 
         // Any change brings the current object through the watch; the backed-off retry then succeeds.
+        // Two: the first may land at the stale view's resourceVersion.
         yield* client.patch(Widgets, name, { type: "merge", body: { spec: { size: 2 } } }, { namespace })
+        yield* client.patch(Widgets, name, { type: "merge", body: { spec: { size: 3 } } }, { namespace })
         const converged = yield* eventually(
           client.get(Widgets, name, namespace),
           (w) => (w.metadata.finalizers ?? []).includes(finalizer),

@@ -256,6 +256,17 @@ describe("Cache: write-through ordering", () => {
     assert.strictEqual(storedValue(), "newer")
   })
 
+  it("takes the watch's echo of an object written through as no change (same resourceVersion), keeping the instance", () => {
+    const cache = new Store.Cache()
+    cache.apply({ _tag: "Restarted", objects: [], resourceVersion: "1" })
+    const written = cache.apply({ _tag: "Applied", object: versioned("12", "written-through") })
+    assert.strictEqual(written.length, 1, "the write-through is the change")
+    const stored = cache.get("/ConfigMap/n/c")
+    assert.deepStrictEqual(cache.apply({ _tag: "Applied", object: versioned("12", "written-through") }), [])
+    assert.strictEqual(cache.get("/ConfigMap/n/c"), stored)
+    assert.strictEqual(cache.apply({ _tag: "Applied", object: versioned("13", "newer") }).length, 1)
+  })
+
   it("does not bring back a deleted object with a write's answer from before its deletion; a newer one is stored", () => {
     const cache = new Store.Cache()
     cache.apply({ _tag: "Restarted", objects: [versioned("20", "live")], resourceVersion: "20" })
