@@ -8,13 +8,13 @@
  *
  * Owns the named health and readiness checks (`HealthChecks`): other parts register theirs
  * (e.g. "informers synced"); `/readyz` answers 200 only when every readiness check passes.
- * `/metrics` also serves the series of the `collectors` it is given, recorded at each scrape into
- * a registry of their own (see `Collector`).
+ * `/metrics` also serves the gauge families of the `collectors` it is given, computed at each
+ * scrape and written out in chunks (`internal/gaugeText.ts`; see `Collector`).
  * Must not decide readiness itself or record metrics; servers close when the layer's scope closes.
  */
 import { createServer } from "node:http"
 import { NodeHttpServer } from "@effect/platform-node"
-import { Context, Duration, Effect, Layer, Metric, Option, Schema, type Scope } from "effect"
+import { Context, Duration, Effect, Layer, Option, Schema, type Scope, Stream } from "effect"
 import {
   HttpRouter,
   HttpServer,
@@ -23,6 +23,7 @@ import {
   HttpServerResponse
 } from "effect/http"
 import { PrometheusMetrics } from "effect/observability"
+import { type GaugeFamily, gaugeText } from "./internal/gaugeText.ts"
 
 // ---------------------------------------------------------------------------------------------
 // Checks
@@ -146,13 +147,16 @@ export const parseBindAddress = (
 // Server
 // ---------------------------------------------------------------------------------------------
 
+export type { GaugeFamily, GaugeSample } from "./internal/gaugeText.ts"
+
 /**
- * Series computed at each scrape, for values that live elsewhere (one per object in a cache):
- * the collector records them with `Metric.update` into a registry made for that scrape alone, so a
- * series it does not record again (its object is gone) is gone from the next scrape. Series in the
- * process's registry live as long as the process: Effect's registry has no way to remove one.
+ * Series computed at each scrape, for values that live elsewhere (one per object in a cache): the
+ * collector returns gauge families whose series are produced as they are written to the response,
+ * so a series it does not produce again (its object is gone) is gone from the next scrape, and a
+ * scrape never holds all of them at once. Series in the process's registry live as long as the
+ * process: Effect's registry has no way to remove one.
  */
-export type Collector = Effect.Effect<void>
+export type Collector = Effect.Effect<ReadonlyArray<GaugeFamily>>
 
 export interface HealthServerOptions {
   /** `--health-probe-bind-address`: serves `/healthz` and `/readyz`. Default `:8081`; `0` disables. */
@@ -215,19 +219,10 @@ type Routes = Layer.Layer<never, never, HttpRouter.HttpRouter | HealthChecks>
 /** The content type of the Prometheus text format 0.0.4, as Effect's exporter serves it. */
 const prometheusTextFormat = "text/plain; version=0.0.4; charset=utf-8"
 
-/** What the collectors record now, rendered from a registry of this scrape's own. */
-const collected = (collectors: ReadonlyArray<Collector>): Effect.Effect<string> =>
-  Effect.suspend(() =>
-    Effect.forEach(collectors, (collector) => collector, { discard: true }).pipe(
-      Effect.andThen(PrometheusMetrics.format()),
-      Effect.provideService(Metric.MetricRegistry, new Map())
-    )
-  )
-
 /**
  * `/metrics`: Effect's Prometheus exporter, rendering the metric registry of the context the
- * server was started in (the process-wide one unless a test provides its own), then what the
- * collectors record for this scrape.
+ * server was started in (the process-wide one unless a test provides its own), then the
+ * collectors' families, streamed.
  */
 const metricsRoute = (collectors: ReadonlyArray<Collector>): Routes =>
   collectors.length === 0
@@ -238,9 +233,9 @@ const metricsRoute = (collectors: ReadonlyArray<Collector>): Routes =>
           "/metrics",
           Effect.gen(function* () {
             const kept = yield* PrometheusMetrics.format()
-            return HttpServerResponse.text(kept + (yield* collected(collectors)), {
-              contentType: prometheusTextFormat
-            })
+            const families = (yield* Effect.forEach(collectors, (collector) => collector)).flat()
+            const text = Stream.concat(Stream.make(kept), Stream.fromIterable(gaugeText(families)))
+            return HttpServerResponse.stream(Stream.encodeText(text), { contentType: prometheusTextFormat })
           })
         )
       )

@@ -93,19 +93,18 @@ describe("HealthServer", () => {
   )
 
   it.live(
-    "serves what collectors record at each scrape after the registry: a series not recorded again is gone",
+    "serves the families collectors compute at each scrape after the registry: a series not produced again is gone",
     () =>
       Effect.gen(function* () {
         const tenants = new Set(["acme", "zeta"])
-        const collector: Collector = Effect.forEach(
-          tenants,
-          (tenant) =>
-            Metric.update(
-              Metric.gauge("kleff_collected_test", { description: "one per tenant", attributes: { tenant } }),
-              1
-            ),
-          { discard: true }
-        )
+        const collector: Collector = Effect.sync(() => [
+          {
+            name: "kleff_collected_test",
+            help: "one per tenant",
+            samples: () => [...tenants].map((tenant) => ({ labels: { tenant }, value: 1 }))
+          },
+          { name: "kleff_collected_empty", help: "no series, no lines", samples: () => [] }
+        ])
         yield* Metric.update(Metric.gauge("kleff_kept_test", { description: "the registry's" }), 7)
         const server = Context.get(
           yield* Layer.build(
