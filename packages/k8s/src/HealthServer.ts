@@ -234,7 +234,10 @@ const metricsRoute = (collectors: ReadonlyArray<Collector>): Routes =>
           Effect.gen(function* () {
             const kept = yield* PrometheusMetrics.format()
             const families = (yield* Effect.forEach(collectors, (collector) => collector)).flat()
-            const text = Stream.concat(Stream.make(kept), Stream.fromIterable(gaugeText(families)))
+            // One text chunk per stream element, pulled as the socket drains: with the default
+            // (4,096 elements at a time) a 60 MB scrape was held whole, +430 MiB of heap.
+            const chunks = Stream.fromIterable(gaugeText(families), { chunkSize: 1 })
+            const text = Stream.concat(Stream.make(kept), chunks)
             return HttpServerResponse.stream(Stream.encodeText(text), { contentType: prometheusTextFormat })
           })
         )

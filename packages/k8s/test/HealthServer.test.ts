@@ -146,4 +146,55 @@ describe("HealthServer", () => {
       assert.isTrue(Option.isSome(server.probes))
     })
   )
+  it.live(
+    "produces the collectors' series as the client reads them, never the whole response ahead of it",
+    () =>
+      Effect.gen(function* () {
+        // 400,000 series, ~16 MB of text: a server that ran ahead of its reader would hold it all.
+        const total = 400_000
+        let produced = 0
+        const collector: Collector = Effect.sync(() => [
+          {
+            name: "kleff_many_test",
+            help: "many",
+            *samples() {
+              for (let i = 0; i < total; i++) {
+                produced++
+                yield { labels: { tenant: `tenant-${i}` }, value: i }
+              }
+            }
+          }
+        ])
+        const server = Context.get(
+          yield* Layer.build(
+            serverLayer({
+              healthProbeBindAddress: "0",
+              metricsBindAddress: "127.0.0.1:0",
+              collectors: [collector]
+            })
+          ),
+          HealthServer
+        )
+        const url = `${Option.getOrThrow(server.metrics).url}/metrics`
+        const reader = yield* Effect.promise(async () => {
+          const response = await fetch(url)
+          const body = response.body?.getReader()
+          if (body === undefined) throw new Error("no body")
+          await body.read()
+          return body
+        })
+        // The reader has one chunk and stops; give the server time to run ahead if it would.
+        yield* Effect.sleep("300 millis")
+        assert.isBelow(produced, total / 2, `${produced} of ${total} series produced ahead of the reader`)
+        let rest = 0
+        for (;;) {
+          const { done, value } = yield* Effect.promise(() => reader.read())
+          if (done) break
+          rest += value.length
+        }
+        assert.isAbove(rest, 0)
+        assert.strictEqual(produced, total)
+      }).pipe(Effect.scoped, Effect.provideService(Metric.MetricRegistry, new Map())),
+    30_000
+  )
 })
