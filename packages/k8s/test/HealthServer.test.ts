@@ -18,6 +18,13 @@ const serverLayer = (options: {
   collectors?: ReadonlyArray<Collector>
 }) => HealthServer.layer(options).pipe(Layer.provideMerge(HealthChecks.layer))
 
+/** The `/metrics` URL of a metrics-only server with these collectors, for the enclosing scope. */
+const metricsUrl = (collectors: ReadonlyArray<Collector>) =>
+  Effect.map(
+    Layer.build(serverLayer({ healthProbeBindAddress: "0", metricsBindAddress: "127.0.0.1:0", collectors })),
+    (context) => `${Option.getOrThrow(Context.get(context, HealthServer).metrics).url}/metrics`
+  )
+
 describe("HealthServer", () => {
   it.effect("parses kubebuilder-style bind addresses", () =>
     Effect.gen(function* () {
@@ -106,17 +113,8 @@ describe("HealthServer", () => {
           { name: "kleff_collected_empty", help: "no series, no lines", samples: () => [] }
         ])
         yield* Metric.update(Metric.gauge("kleff_kept_test", { description: "the registry's" }), 7)
-        const server = Context.get(
-          yield* Layer.build(
-            serverLayer({
-              healthProbeBindAddress: "0",
-              metricsBindAddress: "127.0.0.1:0",
-              collectors: [collector]
-            })
-          ),
-          HealthServer
-        )
-        const scrape = () => fetchText(`${Option.getOrThrow(server.metrics).url}/metrics`)
+        const url = yield* metricsUrl([collector])
+        const scrape = () => fetchText(url)
 
         const both = yield* scrape()
         assert.strictEqual(both.type, "text/plain; version=0.0.4; charset=utf-8")
@@ -165,17 +163,7 @@ describe("HealthServer", () => {
             }
           }
         ])
-        const server = Context.get(
-          yield* Layer.build(
-            serverLayer({
-              healthProbeBindAddress: "0",
-              metricsBindAddress: "127.0.0.1:0",
-              collectors: [collector]
-            })
-          ),
-          HealthServer
-        )
-        const url = `${Option.getOrThrow(server.metrics).url}/metrics`
+        const url = yield* metricsUrl([collector])
         const reader = yield* Effect.promise(async () => {
           const response = await fetch(url)
           const body = response.body?.getReader()
