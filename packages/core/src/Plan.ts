@@ -13,8 +13,8 @@
  *   `Apply` per desired child that is absent (create) or controlled by the primary and needs a
  *   write (`needsApply`: a desired value missing, a field this controller's field manager owns
  *   and no longer desires, which the apply removes, or a changed digest of what it desires, see
- *   `Digest`), Namespaces first, then other cluster-scoped kinds, then namespaced kinds, each by
- *   key. A child held by a foreign object is a conflict, never written; a child inside a Namespace
+ *   `Digest`), Namespaces first, then other cluster-scoped kinds, then namespaced kinds; within
+ *   each, kinds in the order of the reconciler's `owned`, then by key. A child held by a foreign object is a conflict, never written; a child inside a Namespace
  *   in conflict is blocked. Then `Delete` for each owned, no longer desired, not retained child
  *   (skipping ones already terminating or inside a namespace that is itself deleted).
  * - Deleting primary under our finalizer: `Delete` every owned child not already terminating,
@@ -121,13 +121,37 @@ interface Keyed {
   readonly object: KubeObject
   readonly key: ObjectKey
   readonly rank: number
+  /** The position of the object's type in the reconciler's `owned` (after them all when absent). */
+  readonly position: number
 }
 
-const keyed = (object: KubeObject): Keyed => ({ object, key: keyOf(object), rank: rankOf(object) })
+/** Keys objects for ordering by `owned`, the reconciler's kinds in the order it creates them. */
+const keyedBy =
+  (owned: ReadonlyArray<ResourceType>) =>
+  (object: KubeObject): Keyed => {
+    const position = owned.findIndex((type) => isOfType(object, type))
+    return {
+      object,
+      key: keyOf(object),
+      rank: rankOf(object),
+      position: position === -1 ? owned.length : position
+    }
+  }
 
-/** Writes in creation order: Namespaces, cluster-scoped, namespaced; by key within a rank. */
+/**
+ * Writes in creation order: Namespaces, cluster-scoped, namespaced; within a rank, kinds in the
+ * order of the reconciler's `owned`, then by key.
+ */
 const creationOrder = (a: Keyed, b: Keyed): number =>
-  a.rank !== b.rank ? a.rank - b.rank : a.key < b.key ? -1 : a.key > b.key ? 1 : 0
+  a.rank !== b.rank
+    ? a.rank - b.rank
+    : a.position !== b.position
+      ? a.position - b.position
+      : a.key < b.key
+        ? -1
+        : a.key > b.key
+          ? 1
+          : 0
 
 /** Deletes in the reverse: namespaced objects first, Namespaces last. */
 const deletionOrder = (a: Keyed, b: Keyed): number => creationOrder(b, a)
@@ -242,7 +266,7 @@ const insideAny = (object: KubeObject, namespaces: ReadonlySet<string>): boolean
 
 const sortedByKey = (objects: ReadonlyArray<KubeObject>): ReadonlyArray<KubeObject> =>
   objects
-    .map(keyed)
+    .map((object) => ({ object, key: keyOf(object) }))
     .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
     .map((entry) => entry.object)
 
@@ -357,7 +381,7 @@ const planLive = <P extends KubeObject, D>(
     actions.push(Action.AddFinalizer({ ref: primaryRef, uid, finalizer: reconciler.finalizer }))
   }
 
-  const entries = desired.objects.map(keyed).sort(creationOrder)
+  const entries = desired.objects.map(keyedBy(reconciler.owned)).sort(creationOrder)
   const desiredKeys = new Set<ObjectKey>()
   const conflictedNamespaces = new Set<string>()
   /** Namespaces of ours on their way out, with when their deletion began. */
@@ -420,7 +444,7 @@ const planLive = <P extends KubeObject, D>(
   }
   const deleted = candidates
     .filter((object) => !insideAny(object, goingNamespaces))
-    .map(keyed)
+    .map(keyedBy(reconciler.owned))
     .sort(deletionOrder)
     .map((entry) => entry.object)
   for (const object of deleted) {
@@ -509,7 +533,7 @@ const planDeletion = <P extends KubeObject, D>(
     step.deleteChildren && held === undefined
       ? remaining
           .filter((object) => !isDeleting(object) && !insideAny(object, goingNamespaces))
-          .map(keyed)
+          .map(keyedBy(reconciler.owned))
           .sort(deletionOrder)
           .map((entry) => entry.object)
       : []

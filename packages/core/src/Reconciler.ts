@@ -153,7 +153,14 @@ export interface Reconciler<P extends KubeObject = KubeObject, D = unknown> {
   /** The controller's name: the field manager of every write it makes, its event source and its metric label. */
   readonly name: string
   readonly primary: ResourceType<P>
-  /** The kinds of children it creates; their changes requeue the owning primary. */
+  /**
+   * The kinds of children it creates; their changes requeue the owning primary. Also the order
+   * it writes them in: within Namespaces, other cluster-scoped kinds and namespaced kinds, a
+   * kind listed earlier is created (and updated) before one listed later, and deleted after it.
+   * List what guards a namespace before what grants in it (say, a NetworkPolicy before the
+   * RoleBinding that lets someone in), and a ResourceQuota after the kinds it counts: every
+   * counted create after it waits on the API server's quota admission to update its usage.
+   */
   readonly owned: ReadonlyArray<ResourceType>
   /**
    * The `app.kubernetes.io/managed-by` value every desired child carries (`ownedBy` stamps it):

@@ -14,11 +14,16 @@ import {
   waitAfter
 } from "../src/index.ts"
 import {
+  ClusterRoleType,
+  ConfigMapType,
   desiredConfigMap,
   desiredNamespace,
   desiredQuota,
+  LimitRangeType,
   managedBy,
+  NamespaceType,
   namespaceName,
+  ResourceQuotaType,
   type Tenant,
   TenantType,
   tenant,
@@ -78,16 +83,16 @@ const ready = (cluster: Simulator.Cluster, primary: Tenant): Simulator.Cluster =
 describe("plan: creating a tenant", () => {
   const acme = tenant("acme", { configMaps: ["b", "a"], clusterRole: true })
 
-  it("adds the finalizer first, then Namespace, cluster-scoped, namespaced objects, then status and one event", () => {
+  it("adds the finalizer first, then Namespace, cluster-scoped, namespaced objects (kinds as `owned` lists them), then status and one event", () => {
     const p = planFor(withPrimary(acme), acme)
     assert.deepStrictEqual(p.actions.map(show), [
       `AddFinalizer ${tenantFinalizer}`,
       "Apply+ /Namespace//t-acme",
       "Apply+ rbac.authorization.k8s.io/ClusterRole//t-acme-view",
+      "Apply+ /ResourceQuota/t-acme/quota",
+      "Apply+ /LimitRange/t-acme/limits",
       "Apply+ /ConfigMap/t-acme/a",
       "Apply+ /ConfigMap/t-acme/b",
-      "Apply+ /LimitRange/t-acme/limits",
-      "Apply+ /ResourceQuota/t-acme/quota",
       "ApplyStatus",
       "Event Normal Created"
     ])
@@ -192,6 +197,23 @@ describe("plan: conflicts", () => {
     metadata: { name: namespaceName(acme), uid: "uid-someone-elses" }
   }
 
+  it("writes namespaced kinds in the order its `owned` lists them, by key within a kind", () => {
+    const configMapsFirst = {
+      ...reconciler,
+      owned: [ConfigMapType, LimitRangeType, ResourceQuotaType, NamespaceType, ClusterRoleType]
+    }
+    const two = tenant("acme", { configMaps: ["b", "a"], clusterRole: true })
+    const p = planFor(withPrimary(two), two, configMapsFirst)
+    assert.deepStrictEqual(p.actions.filter((action) => action._tag === "Apply").map(show), [
+      "Apply+ /Namespace//t-acme",
+      "Apply+ rbac.authorization.k8s.io/ClusterRole//t-acme-view",
+      "Apply+ /ConfigMap/t-acme/a",
+      "Apply+ /ConfigMap/t-acme/b",
+      "Apply+ /LimitRange/t-acme/limits",
+      "Apply+ /ResourceQuota/t-acme/quota"
+    ])
+  })
+
   it("never writes into or adopts a foreign namespace: its contents are blocked, status says so, and it requeues", () => {
     const cluster = withPrimary(acme, [foreignNamespace])
     const p = planFor(cluster, acme)
@@ -206,9 +228,9 @@ describe("plan: conflicts", () => {
       ["/Namespace//t-acme"]
     )
     assert.deepStrictEqual(p.outcome.blocked.map(keyOf), [
-      "/ConfigMap/t-acme/a",
+      "/ResourceQuota/t-acme/quota",
       "/LimitRange/t-acme/limits",
-      "/ResourceQuota/t-acme/quota"
+      "/ConfigMap/t-acme/a"
     ])
   })
 

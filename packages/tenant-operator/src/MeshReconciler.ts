@@ -56,6 +56,7 @@ export const meshUnavailableReason = "MeshUnavailable"
  */
 export const gatewayCrdName = `${GatewayType.plural}.${GatewayType.group}`
 
+/** In the order they are written (core follows `owned`): the guards before the Gateway that exposes the tenant. */
 export const meshOwnedTypes = [
   NetworkPolicyType,
   PeerAuthenticationType,

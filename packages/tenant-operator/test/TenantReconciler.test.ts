@@ -68,11 +68,11 @@ describe("makeTenantReconciler", () => {
       reconciler.owned.map((type) => type.kind),
       [
         "Namespace",
-        "ResourceQuota",
-        "LimitRange",
-        "RoleBinding",
+        "ValidatingAdmissionPolicyBinding",
         "NetworkPolicy",
-        "ValidatingAdmissionPolicyBinding"
+        "LimitRange",
+        "ResourceQuota",
+        "RoleBinding"
       ]
     )
     const everything = makeTenantReconciler(
@@ -110,6 +110,27 @@ describe("a new Tenant", () => {
     const ns = objectIn(cluster, namespaceRef)
     assert.strictEqual(ns?.metadata.labels?.["kleff.io/tenant-plan"], "basic")
     assert.strictEqual(objectIn(cluster, quotaRef)?.metadata.namespace, "tenant-example-tenant")
+  })
+
+  it("creates the isolation, then the limits and the quota, and the RoleBinding that lets the tenant in last", () => {
+    const first = planFor(reconciler, tenant, [basic])
+    assert.deepStrictEqual(
+      first.actions.flatMap((action) =>
+        action._tag === "Apply" ? [`${action.object.kind}/${action.object.metadata.name}`] : []
+      ),
+      [
+        "Namespace/tenant-example-tenant",
+        "ValidatingAdmissionPolicyBinding/kleff-tenant-services-example-tenant",
+        "ValidatingAdmissionPolicyBinding/kleff-trusted-registries-example-tenant",
+        "NetworkPolicy/allow-dns",
+        "NetworkPolicy/allow-platform",
+        "NetworkPolicy/allow-same-namespace",
+        "NetworkPolicy/default-deny",
+        "LimitRange/tenant-limits",
+        "ResourceQuota/tenant-quota",
+        "RoleBinding/tenant-owner"
+      ]
+    )
   })
 
   it("reports progress on the first reconcile, before anything exists", () => {

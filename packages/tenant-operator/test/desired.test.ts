@@ -26,20 +26,20 @@ const one = (objects: ReadonlyArray<KubeObject>, kind: string, name?: string): K
 const children = allChildren(desiredTenantChildren(tenant, basic, namespace, defaultConfig))
 
 describe("desired children of the sample tenant on the basic plan", () => {
-  it("are the namespace, quota, limits, owner binding, four network policies and the registry and services bindings", () => {
+  it("are the namespace, four network policies, the registry and services bindings, limits, quota and the owner binding", () => {
     assert.deepStrictEqual(
       children.map((object) => `${object.kind}/${object.metadata.name}`),
       [
         "Namespace/tenant-example-tenant",
-        "ResourceQuota/tenant-quota",
-        "LimitRange/tenant-limits",
-        "RoleBinding/tenant-owner",
         "NetworkPolicy/default-deny",
         "NetworkPolicy/allow-same-namespace",
         "NetworkPolicy/allow-platform",
         "NetworkPolicy/allow-dns",
         "ValidatingAdmissionPolicyBinding/kleff-trusted-registries-example-tenant",
-        "ValidatingAdmissionPolicyBinding/kleff-tenant-services-example-tenant"
+        "ValidatingAdmissionPolicyBinding/kleff-tenant-services-example-tenant",
+        "LimitRange/tenant-limits",
+        "ResourceQuota/tenant-quota",
+        "RoleBinding/tenant-owner"
       ]
     )
   })

@@ -29,22 +29,22 @@ const renderError = (result: Result.Result<string, { readonly message: string }>
 }
 
 describe("renderTenant", () => {
-  it("prints the sample tenant's children as a YAML stream, namespace first", () => {
+  it("prints the sample tenant's children as a YAML stream, namespace first, the owner binding last", () => {
     const stream = rendered(renderTenant(tenantYaml, readRepoFile("deploy/samples/plan-basic.yaml")))
     const objects = documents(stream).map((document) => document.toJS())
     assert.deepStrictEqual(
       objects.map((object) => `${object.kind}/${object.metadata.name}`),
       [
         "Namespace/tenant-example-tenant",
-        "ResourceQuota/tenant-quota",
-        "LimitRange/tenant-limits",
-        "RoleBinding/tenant-owner",
         "NetworkPolicy/default-deny",
         "NetworkPolicy/allow-same-namespace",
         "NetworkPolicy/allow-platform",
         "NetworkPolicy/allow-dns",
         "ValidatingAdmissionPolicyBinding/kleff-trusted-registries-example-tenant",
-        "ValidatingAdmissionPolicyBinding/kleff-tenant-services-example-tenant"
+        "ValidatingAdmissionPolicyBinding/kleff-tenant-services-example-tenant",
+        "LimitRange/tenant-limits",
+        "ResourceQuota/tenant-quota",
+        "RoleBinding/tenant-owner"
       ]
     )
     assert.notInclude(stream, "&a")

@@ -111,7 +111,7 @@ const withoutEmptyOwnerReferences = (object: KubeObject): KubeObject => {
   }
 }
 
-/** The children of one Tenant on the given Plans, in creation order. */
+/** The children of one Tenant on the given Plans: the namespace first, its isolation and limits before the RoleBinding that lets the tenant in, the mesh's last. */
 export const renderTenantObjects = (
   tenant: Tenant,
   plans: ReadonlyArray<Plan>,
