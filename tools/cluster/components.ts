@@ -90,7 +90,8 @@ export function kubeApiserverArgs(layout: StateLayout, ports: Ports): string[] {
     // No nodes and a loopback advertise address: nothing to reconcile into
     // the default/kubernetes Endpoints (loopback addresses are invalid there).
     "--endpoint-reconciler-type=none",
-    "--profiling=false"
+    // Off unless asked for: /debug/pprof serves anyone the API server authorises for it.
+    `--profiling=${process.env.KLEFF_CLUSTER_PROFILING === "1"}`
   ]
 }
 
