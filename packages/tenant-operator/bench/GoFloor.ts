@@ -5,8 +5,7 @@
  * Tenants created `inFlight` at a time while `concurrency` workers provision them in creation
  * order, one tenant's writes in order. A warm-up batch first; then the timed run, from the first
  * create to the last status, with the CPU of every process (writefloor's included) read around it;
- * then its Tenants and namespaces are removed and waited for. Owns running writefloor; the table
- * is `Report.ts`'s.
+ * the control plane is the floor's alone. Owns running writefloor; the table is `Report.ts`'s.
  */
 import { type ChildProcess, spawn } from "node:child_process"
 import { closeSync, openSync, rmSync, writeSync } from "node:fs"
@@ -18,7 +17,7 @@ import type { Plan } from "../src/api/Plan.ts"
 import { TenantType } from "../src/api/Tenant.ts"
 import { defaultConfig } from "../src/desired/Config.ts"
 import { makeTenantReconciler } from "../src/TenantReconciler.ts"
-import { type Run, range, removeTenants } from "./BenchTenants.ts"
+import { type Run, range } from "./BenchTenants.ts"
 import * as Cpu from "./Cpu.ts"
 import { makeRenderer, uidPlaceholder } from "./FloorWrites.ts"
 import { concurrency, inFlight, progress, tenants } from "./Settings.ts"
@@ -50,8 +49,6 @@ export interface FloorRun {
   /** Writes per the floor's own count, the Tenant creates not included. */
   readonly writes: number
   readonly cpu: Cpu.CpuUse
-  /** Until the floor's namespaces were gone (not timed). */
-  readonly cleanupMillis: number
 }
 
 /** Writes writefloor's input for Tenants `<prefix>-<i>`, one tenant at a time (it is ~12 KiB each). */
@@ -169,7 +166,7 @@ const requireConverged = Effect.fnUntraced(function* (names: ReadonlyArray<strin
   }
 })
 
-/** The Go floor of one run: warm-up, the timed run, the cleanup. */
+/** The Go floor of one run: warm-up, then the timed run. */
 export const measureGoFloor = async (options: {
   readonly run: Run
   readonly binary: string
@@ -197,9 +194,5 @@ export const measureGoFloor = async (options: {
   await options.run(
     requireConverged([...new Set([0, Math.floor(tenants / 2), tenants - 1])].map((i) => `go-${i}`))
   )
-  const cleanupMillis = await removeTenants(options.run, [
-    { prefix: "gowarm", count: warmUp },
-    { prefix: "go", count: tenants }
-  ])
-  return { millis: result.millis, writes: result.writes, cpu, cleanupMillis }
+  return { millis: result.millis, writes: result.writes, cpu }
 }

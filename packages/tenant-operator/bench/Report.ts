@@ -259,11 +259,7 @@ export const report = (runs: ReadonlyArray<RunResult>): string => {
         ] as const)
       : []),
     ["CPU seconds in the operator phase", each((r) => cpuRow(r.operator.cpu))],
-    ["seconds to create the N Tenants (part of the operator time)", s((r) => r.operator.createMillis / 1000)],
-    [
-      "seconds for the floors' namespaces to be deleted (not timed): Go floor / TS floor",
-      `${s((r) => (r.go === undefined ? undefined : r.go.cleanupMillis / 1000))} / ${s((r) => (r.ts === undefined ? undefined : r.ts.cleanupMillis / 1000))}`
-    ]
+    ["seconds to create the N Tenants (part of the operator time)", s((r) => r.operator.createMillis / 1000)]
   ]
   const operatorLine = withUsage
     ? "the operator with its usage controller on (BENCH_USAGE=1)"

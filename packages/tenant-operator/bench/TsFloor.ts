@@ -18,7 +18,7 @@ import { tenantOwnedTypes } from "../src/desired/Children.ts"
 import { defaultConfig } from "../src/desired/Config.ts"
 import { planRef } from "../src/TenantDecision.ts"
 import { makeTenantReconciler } from "../src/TenantReconciler.ts"
-import { isTenantReady, type Run, range, removeTenants, tenantObject } from "./BenchTenants.ts"
+import { isTenantReady, type Run, range, tenantObject } from "./BenchTenants.ts"
 import * as Cpu from "./Cpu.ts"
 import type { FloorRun } from "./GoFloor.ts"
 import * as Prometheus from "./Prometheus.ts"
@@ -112,7 +112,7 @@ export interface TsFloorRun extends FloorRun {
   readonly watched: { readonly millis: number; readonly cpu: Cpu.CpuUse } | undefined
 }
 
-/** The TypeScript floor of one run: warm-up, the timed run (and the watched one), the cleanup. */
+/** The TypeScript floor of one run: warm-up, the timed run (and the watched one). */
 export const measureTsFloor = async (
   run: Run,
   plans: ReadonlyArray<Plan>,
@@ -159,10 +159,5 @@ export const measureTsFloor = async (
     )
   }
 
-  const cleanupMillis = await removeTenants(run, [
-    { prefix: "tswarm", count: warmUp },
-    { prefix: "ts", count: tenants },
-    ...(withWatchedFloor ? [{ prefix: "watched", count: tenants }] : [])
-  ])
-  return { millis, writes, byMethod, cpu, cleanupMillis, watched }
+  return { millis, writes, byMethod, cpu, watched }
 }
