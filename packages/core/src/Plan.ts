@@ -14,9 +14,10 @@
  *   write (`needsApply`: a desired value missing, a field this controller's field manager owns
  *   and no longer desires, which the apply removes, or a changed digest of what it desires, see
  *   `Digest`), Namespaces first, then other cluster-scoped kinds, then namespaced kinds; within
- *   each, kinds in the order of the reconciler's `owned`, then by key. A child held by a foreign object is a conflict, never written; a child inside a Namespace
- *   in conflict is blocked. Then `Delete` for each owned, no longer desired, not retained child
- *   (skipping ones already terminating or inside a namespace that is itself deleted).
+ *   each, kinds in the order of the reconciler's `owned`, then by key. A child held by a foreign
+ *   object is a conflict, never written; a child inside a Namespace in conflict is blocked. Then
+ *   `Delete` for each owned, no longer desired, not retained child (skipping ones already
+ *   terminating or inside a namespace that is itself deleted).
  * - Deleting primary under our finalizer: `Delete` every owned child not already terminating,
  *   `Requeue` while any remains; `RemoveFinalizer` last, only once none remains. While the
  *   reconciler's `holdDeletion` holds, no `Delete` at all: the finalizer stays while any owned
@@ -153,7 +154,7 @@ const creationOrder = (a: Keyed, b: Keyed): number =>
           ? 1
           : 0
 
-/** Deletes in the reverse: namespaced objects first, Namespaces last. */
+/** Deletes in the reverse: namespaced objects first (the last of `owned` first), Namespaces last. */
 const deletionOrder = (a: Keyed, b: Keyed): number => creationOrder(b, a)
 
 // ---------------------------------------------------------------------------------------------
