@@ -14,10 +14,6 @@ const planNames = ["free", "basic", "pro"] as const
 
 export const range = (n: number): ReadonlyArray<number> => Array.from({ length: n }, (_, i) => i)
 
-/** The names of `count` Tenants with `prefix`. */
-export const tenantNames = (prefix: string, count: number): ReadonlyArray<string> =>
-  range(count).map((i) => `${prefix}-${i}`)
-
 /** Tenant `<prefix>-<index>` as a user creates it. */
 export const tenantObject = (prefix: string, index: number): KubeObject => ({
   apiVersion: TenantType.group === "" ? TenantType.version : `${TenantType.group}/${TenantType.version}`,
