@@ -17,7 +17,7 @@
 import { type KubeObject, keyOfRef, type ObjectRef, Quantity } from "@kleff/core"
 import type { HealthServer, Informers } from "@kleff/k8s"
 import { Effect, Predicate, Result } from "effect"
-import { quotaUsage, tenantQuota } from "./UsageReconciler.ts"
+import { type Quantities, quotaUsage, tenantQuota } from "./UsageReconciler.ts"
 
 export const resourceUsedMetric = "kleff_tenant_resource_used"
 export const resourceHardMetric = "kleff_tenant_resource_hard"
@@ -47,14 +47,18 @@ const toNumber = (quantity: string | undefined): number | undefined => {
   return Result.isSuccess(parsed) ? Quantity.toNumber(parsed.success) : undefined
 }
 
-/** A tenant's quota use by resource, as numbers in base units; `undefined` before the quota is counted. */
+/**
+ * A tenant's quota by resource, as reported (each family parses only the quantities it serves);
+ * `undefined` before the quota is counted.
+ */
 const resourcesOf = (
   tenant: KubeObject,
   get: (ref: ObjectRef) => KubeObject | undefined
 ):
   | {
       readonly labels: (resource: string) => Readonly<Record<string, string>>
-      readonly values: ReadonlyArray<readonly [string, number | undefined, number | undefined]>
+      readonly hard: Quantities
+      readonly used: Quantities
     }
   | undefined => {
   const quota = tenantQuota(tenant, get)
@@ -63,9 +67,8 @@ const resourcesOf = (
   const plan = planOf(tenant)
   return {
     labels: (resource) => ({ tenant: tenant.metadata.name, namespace: quota.namespace, plan, resource }),
-    values: Object.entries(usage.hard).map(
-      ([resource, hard]) => [resource, toNumber(hard), toNumber(usage.used[resource])] as const
-    )
+    hard: usage.hard,
+    used: usage.used
   }
 }
 
@@ -105,8 +108,8 @@ export const tenantFamilies = (
   },
   ...(
     [
-      [resourceHardMetric, 1],
-      [resourceUsedMetric, 2]
+      [resourceHardMetric, "hard"],
+      [resourceUsedMetric, "used"]
     ] as const
   ).map(
     ([name, column]): HealthServer.GaugeFamily => ({
@@ -116,9 +119,9 @@ export const tenantFamilies = (
         for (const tenant of tenants()) {
           const resources = resourcesOf(tenant, get)
           if (resources === undefined) continue
-          for (const row of resources.values) {
-            const value = row[column]
-            if (value !== undefined) yield { labels: resources.labels(row[0]), value }
+          for (const resource of Object.keys(resources.hard)) {
+            const value = toNumber(resources[column][resource])
+            if (value !== undefined) yield { labels: resources.labels(resource), value }
           }
         }
       }
