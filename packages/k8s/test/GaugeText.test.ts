@@ -9,6 +9,11 @@ describe("gaugeText", () => {
       seriesLine("m", { labels: { a: 'say "hi"\\now\nthen', b: "" }, value: 0.25 }),
       'm{a="say \\"hi\\"\\\\now\\nthen",b=""} 0.25\n'
     )
+    // Each character alone too, plain values as they are.
+    assert.strictEqual(
+      seriesLine("m", { labels: { a: "x\\y", b: 'x"y', c: "x\ny", d: "plain-1.5Gi" }, value: 1 }),
+      'm{a="x\\\\y",b="x\\"y",c="x\\ny",d="plain-1.5Gi"} 1\n'
+    )
     assert.strictEqual(seriesLine("m", { labels: {}, value: Number.NaN }), "m NaN\n")
     assert.strictEqual(seriesLine("m", { labels: {}, value: Number.POSITIVE_INFINITY }), "m +Inf\n")
     assert.strictEqual(seriesLine("m", { labels: {}, value: Number.NEGATIVE_INFINITY }), "m -Inf\n")

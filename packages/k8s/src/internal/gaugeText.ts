@@ -28,8 +28,11 @@ const chunkLength = 64 * 1024
 
 const escapeHelp = (text: string): string => text.replaceAll("\\", "\\\\").replaceAll("\n", "\\n")
 
+/** Whether a label value holds anything to escape (most, names and quantities, hold nothing). */
+const needsEscape = /[\\"\n]/
+
 const escapeLabelValue = (text: string): string =>
-  text.replaceAll("\\", "\\\\").replaceAll('"', '\\"').replaceAll("\n", "\\n")
+  needsEscape.test(text) ? text.replaceAll("\\", "\\\\").replaceAll('"', '\\"').replaceAll("\n", "\\n") : text
 
 const formatValue = (value: number): string =>
   Number.isNaN(value)
