@@ -7,11 +7,11 @@
  * them in one step, so a reader sees either the old complete state or the new one. `Applied` and
  * `Deleted` update the maps and indexes in place, synchronously. An `Applied` at the
  * resourceVersion already cached (the watch's echo of a write's answer, written through when it
- * came) changes nothing and is not published: a controller is not woken by its own writes twice. A deletion leaves a tombstone (its
- * resourceVersion, for the most recent `maxTombstones` deletions): a write's answer that arrives
- * after the deletion's watch event, from before it, must not bring the object back. (The API
- * server answers the removal of a deleting object's last finalizer with the object at a
- * resourceVersion older than its deletion's.)
+ * came) changes nothing and is not published: a controller is not woken by its own writes twice.
+ * A deletion leaves a tombstone (its resourceVersion, for the most recent `maxTombstones`
+ * deletions): a write's answer that arrives after the deletion's watch event, from before it, must
+ * not bring the object back. (The API server answers the removal of a deleting object's last
+ * finalizer with the object at a resourceVersion older than its deletion's.)
  *
  * Memory: one reference per object; indexes hold key strings, never copies. On ingest
  * `metadata.managedFields` (typically a third of an object's JSON) is cut down to the `Apply`
