@@ -24,13 +24,14 @@ import {
   appliedFieldsOf,
   elementWithKeys,
   type FieldsV1,
+  fieldSegmentOf,
   firstUnwanted,
   isSetList,
   listKeysOf,
   parseSegment,
   valueAt
 } from "./ManagedFields.ts"
-import { groupOf, type KubeObject, type ObjectMeta } from "./Object.ts"
+import { type KubeObject, type ObjectMeta, sameGroup } from "./Object.ts"
 
 /** The first place where observed does not carry what desired asks for. */
 export interface Difference {
@@ -85,7 +86,8 @@ const matchesAbsent = (desired: unknown): boolean => {
 }
 
 /** The owned node of field `name`. */
-const ownedField = (owned: FieldsV1 | undefined, name: string): FieldsV1 | undefined => owned?.[`f:${name}`]
+const ownedField = (owned: FieldsV1 | undefined, name: string): FieldsV1 | undefined =>
+  owned === undefined ? undefined : owned[fieldSegmentOf(name)]
 
 /** The owned node of the keyed element whose key fields match `element`'s. */
 const ownedElement = (
@@ -240,7 +242,7 @@ const objectMatches = (
   const o = observed.metadata
   if (
     desired.kind !== observed.kind ||
-    groupOf(desired.apiVersion) !== groupOf(observed.apiVersion) ||
+    !sameGroup(desired.apiVersion, observed.apiVersion) ||
     d.name !== o.name ||
     (d.namespace ?? "") !== (o.namespace ?? "")
   ) {

@@ -20,7 +20,16 @@ import type { KubeObject } from "./Object.ts"
  * The annotation holding the digest of what field manager `manager` last applied: one per manager,
  * so two controllers writing one object never overwrite each other's.
  */
-export const desiredDigestAnnotation = (manager: string): string => `desired-digest.kleff.io/${manager}`
+export const desiredDigestAnnotation = (manager: string): string => {
+  const known = annotations.get(manager)
+  if (known !== undefined) return known
+  const annotation = `desired-digest.kleff.io/${manager}`
+  annotations.set(manager, annotation)
+  return annotation
+}
+
+/** The annotation of each manager, built once: it is read for every child on every resync. */
+const annotations = new Map<string, string>()
 
 /**
  * FNV-1a over a string's UTF-16 code units, twice in 32 bits (the standard offset basis, and a
@@ -52,8 +61,11 @@ const collectLists = (value: unknown, path: string, out: Array<string>): void =>
 export const desiredDigest = (desired: KubeObject): string => {
   const lists: Array<string> = []
   for (const key in desired) if (key !== "metadata") collectLists(desired[key], key, lists)
-  return fnv1a64(lists.join("\n"))
+  return lists.length === 0 ? noListsDigest : fnv1a64(lists.join("\n"))
 }
+
+/** The digest of an object without lists (most children): computed once. */
+const noListsDigest = fnv1a64("")
 
 /** `desired` carrying the digest annotation of `manager`: what the planner applies and compares. */
 export const withDesiredDigest = (desired: KubeObject, manager: string): KubeObject => ({

@@ -115,23 +115,31 @@ const keyText = (json: string): string => {
     : json
 }
 
-/** Parsed `k:`/`v:` segments: the same few (an owner's UID, a container's name) recur on every resync. */
-const parsed = new Map<string, unknown>()
+/**
+ * `compute`, remembered by its argument: segments and field names are the same few (an owner's
+ * UID, a label's name) on every child of every resync. At most 10,000 remembered, then forgotten
+ * all at once: a bound, never unbounded memory.
+ */
+const remembered = <V>(compute: (text: string) => V): ((text: string) => V) => {
+  const known = new Map<string, V>()
+  return (text) => {
+    const value = known.get(text)
+    if (value !== undefined || known.has(text)) return value as V
+    const computed = compute(text)
+    if (known.size >= 10_000) known.clear()
+    known.set(text, computed)
+    return computed
+  }
+}
 
 /** A `k:`/`v:` segment's JSON, parsed once (`undefined` when it is not JSON). */
-export const parseSegment = (text: string): unknown => {
-  const known = parsed.get(text)
-  if (known !== undefined || parsed.has(text)) return known
-  let value: unknown
+export const parseSegment = remembered((text): unknown => {
   try {
-    value = JSON.parse(text)
+    return JSON.parse(text)
   } catch {
-    value = undefined
+    return undefined
   }
-  if (parsed.size >= 10_000) parsed.clear()
-  parsed.set(text, value)
-  return value
-}
+})
 
 /** Structural equality of JSON values (a key whose value is `undefined` counts as absent). */
 export const sameJson = (a: unknown, b: unknown): boolean => {
@@ -185,52 +193,79 @@ export const isSetList = (fields: FieldsV1 | undefined): boolean => {
 
 const absent = (value: unknown): boolean => value === undefined || value === null
 
-/**
- * Walks `owned` against the desired value; returns the first owned path the desired value lacks.
- * Where the shapes disagree (a desired scalar or atomic list under an owned node with children)
- * the node counts as desired: only a field the controller plainly dropped is reported.
- */
+/** Where a walk of a field set is: the fields some levels hold are never the controller's. */
 type Level = "top" | "metadata" | "annotations" | "below"
 
 /** The prefix of the digest annotations (`Digest`), each stamped by the planner for its manager. */
 const digestAnnotationPrefix = "desired-digest.kleff.io/"
 
+/** The character codes of the segment tags: `f:`, `k:`, `v:`, `i:`. */
+const tagF = 102
+const tagK = 107
+const tagV = 118
+const tagI = 105
+const colon = 58
+
+/** The field name of an `f:` segment. */
+const fieldNameOf = remembered((segment) => segment.slice(2))
+
+/** The `f:` segment of field `name`. */
+export const fieldSegmentOf = remembered((name) => `f:${name}`)
+
+/** The parsed JSON of a whole `k:` or `v:` segment. */
+const segmentValueOf = remembered((segment) => parseSegment(segment.slice(2)))
+
+/** Whether an `f:` field at `level` is never the controller's to desire (so never unwanted). */
+const unrecordedAt = (level: Level, name: string): boolean =>
+  level === "top"
+    ? unrecordedTop.has(name)
+    : level === "metadata"
+      ? unrecordedMetadata.has(name)
+      : // A manager's own digest annotation is added by the planner, not by the controller.
+        level === "annotations" && name.startsWith(digestAnnotationPrefix)
+
+/**
+ * Walks `owned` against the desired value; returns the first owned path the desired value lacks.
+ * Where the shapes disagree (a desired scalar or atomic list under an owned node with children)
+ * the node counts as desired: only a field the controller plainly dropped is reported.
+ * Slices nothing on the matching path: it runs for every field of every child on every resync.
+ */
 const unwanted = (owned: FieldsV1, desired: unknown, segments: Array<string>, level: Level): boolean => {
+  const isMap = Predicate.isObject(desired) && !Array.isArray(desired)
   for (const segment in owned) {
-    if (segment === ".") continue
-    const below = owned[segment] as FieldsV1
-    const tag = segment.slice(0, 2)
-    const rest = segment.slice(2)
+    if (segment.charCodeAt(1) !== colon) continue
+    const tag = segment.charCodeAt(0)
     let next: unknown
-    if (tag === "f:") {
-      if (level === "top" && unrecordedTop.has(rest)) continue
-      if (level === "metadata" && unrecordedMetadata.has(rest)) continue
-      // A manager's own digest annotation is added by the planner, not by the controller.
-      if (level === "annotations" && rest.startsWith(digestAnnotationPrefix)) continue
-      if (!Predicate.isObject(desired) || Array.isArray(desired)) continue
-      next = (desired as Record<string, unknown>)[rest]
-    } else if (tag === "k:") {
-      if (!Array.isArray(desired)) continue
-      const keys = parseSegment(rest)
+    let nextLevel: Level = "below"
+    if (tag === tagF) {
+      if (!isMap) continue
+      const name = fieldNameOf(segment)
+      if (level !== "below" && unrecordedAt(level, name)) continue
+      next = (desired as Record<string, unknown>)[name]
+      if (level === "top" && name === "metadata") nextLevel = "metadata"
+      else if (level === "metadata" && name === "annotations") nextLevel = "annotations"
+    } else if (!Array.isArray(desired)) {
+      continue
+    } else if (tag === tagK) {
+      const keys = segmentValueOf(segment)
       next = Predicate.isObject(keys) ? elementWithKeys(desired, keys) : undefined
-    } else if (tag === "v:") {
-      if (!Array.isArray(desired)) continue
-      const value = parseSegment(rest)
+    } else if (tag === tagV) {
+      const value = segmentValueOf(segment)
       next = desired.some((element) => sameJson(element, value)) ? true : undefined
-    } else if (tag === "i:") {
-      if (!Array.isArray(desired)) continue
-      next = desired[Number(rest)]
+    } else if (tag === tagI) {
+      next = desired[Number(segment.slice(2))]
     } else continue
-    segments.push(segment)
-    const nextLevel: Level =
-      level === "top" && segment === "f:metadata"
-        ? "metadata"
-        : level === "metadata" && segment === "f:annotations"
-          ? "annotations"
-          : "below"
+    const below = owned[segment] as FieldsV1
     // Annotations the controller does not set may still hold the planner's digest: look inside.
-    if (absent(next) && nextLevel !== "annotations") return true
-    if (unwanted(below, absent(next) ? {} : next, segments, nextLevel)) return true
+    if (absent(next)) {
+      if (nextLevel !== "annotations") {
+        segments.push(segment)
+        return true
+      }
+      next = {}
+    }
+    segments.push(segment)
+    if (unwanted(below, next, segments, nextLevel)) return true
     segments.pop()
   }
   return false

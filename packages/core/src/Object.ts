@@ -78,6 +78,17 @@ export const groupOf = (apiVersion: string): string => {
   return slash === -1 ? "" : apiVersion.slice(0, slash)
 }
 
+/** Whether `apiVersion` is in `group` (`v1` is in `""`), without building the group's string. */
+export const isInGroup = (apiVersion: string, group: string): boolean =>
+  group === ""
+    ? apiVersion.indexOf("/") === -1
+    : apiVersion.length > group.length &&
+      apiVersion.charCodeAt(group.length) === 47 &&
+      apiVersion.startsWith(group)
+
+/** Whether two `apiVersion`s name the same group (`apps/v1` and `apps/v1beta2`). */
+export const sameGroup = (a: string, b: string): boolean => a === b || groupOf(a) === groupOf(b)
+
 export const refOf = (object: KubeObject): ObjectRef => ({
   apiVersion: object.apiVersion,
   kind: object.kind,
@@ -102,7 +113,7 @@ export const keyOfType = (type: ResourceType, name: string, namespace?: string):
   `${type.group}/${type.kind}/${type.namespaced ? (namespace ?? "") : ""}/${name}`
 
 export const isOfType = (object: KubeObject, type: ResourceType): boolean =>
-  object.kind === type.kind && groupOf(object.apiVersion) === type.group
+  object.kind === type.kind && isInGroup(object.apiVersion, type.group)
 
 /** The controller owner reference that makes `owner` the controller of a child. */
 export const controllerReference = (owner: KubeObject): OwnerReference => ({

@@ -384,6 +384,8 @@ const planLive = <P extends KubeObject, D>(
 
   const entries = desired.objects.map(keyedBy(reconciler.owned)).sort(creationOrder)
   const desiredKeys = new Set<ObjectKey>()
+  /** The observed objects found at desired keys: an owned object among them is desired without building its key. */
+  const found = new Set<KubeObject>()
   const conflictedNamespaces = new Set<string>()
   /** Namespaces of ours on their way out, with when their deletion began. */
   const terminatingNamespaces = new Map<string, string | undefined>()
@@ -410,6 +412,7 @@ const planLive = <P extends KubeObject, D>(
       }
     }
     const current = snapshot.get(refOf(object))
+    if (current !== undefined) found.add(current)
     if (current === undefined) {
       // Every applied child carries the digest of what is desired of it (`Digest`).
       actions.push(Action.Apply({ object: withDesiredDigest(object, reconciler.name), create: true }))
@@ -438,7 +441,7 @@ const planLive = <P extends KubeObject, D>(
   const goingNamespaces = new Set<string>()
   const candidates: Array<KubeObject> = []
   for (const object of owned) {
-    if (desiredKeys.has(keyOf(object))) continue
+    if (found.has(object) || desiredKeys.has(keyOf(object))) continue
     if (retain.some((type) => isOfType(object, type))) continue
     if (isNamespace(object)) goingNamespaces.add(object.metadata.name)
     if (!isDeleting(object)) candidates.push(object)
