@@ -465,6 +465,35 @@ describeCluster("Client (real API server)", () => {
   )
 
   it.live(
+    "a request left without an answer fails with Timeout at its deadline and its connection is closed",
+    () =>
+      run(
+        Effect.gen(function* () {
+          const proxy = yield* tcpProxy((yield* KubeConfig).server)
+          const ns = yield* testNamespace("client-deadline")
+          yield* Effect.gen(function* () {
+            const client = yield* Client
+            // Every connection cut first, so the request goes out on one of its own.
+            yield* client.get(Namespaces, ns)
+            proxy.resetAll()
+            yield* eventually(Effect.sync(proxy.open), (open) => open === 0, 5_000, "the connections to go")
+            proxy.withholdAnswers(true)
+            const started = Date.now()
+            const late = yield* Effect.flip(client.get(Namespaces, ns))
+            const waited = Date.now() - started
+            assert.strictEqual(late._tag, "Timeout")
+            assert.isAtLeast(waited, 900)
+            // The abandoned exchange's socket is destroyed, not left open.
+            yield* eventually(Effect.sync(proxy.open), (open) => open === 0, 5_000, "the connection to close")
+            proxy.withholdAnswers(false)
+            assert.strictEqual((yield* client.get(Namespaces, ns)).metadata.name, ns)
+          }).pipe(Effect.provide(proxiedClientLayer(proxy, { requestTimeout: "1 second" })))
+        })
+      ),
+    60_000
+  )
+
+  it.live(
     "a certificate the client refuses is an ApiError naming the server, not a retry",
     () =>
       Effect.gen(function* () {

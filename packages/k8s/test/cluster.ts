@@ -206,6 +206,8 @@ export interface TcpProxy {
   readonly resetOnNextSend: () => void
   /** How many connections `resetOnNextSend` has reset so far. */
   readonly resetsOnSend: () => number
+  /** While `true`, the server's answers on every connection are dropped: requests go out, nothing comes back. */
+  readonly withholdAnswers: (withhold: boolean) => void
 }
 
 export const tcpProxy = (target: URL): Effect.Effect<TcpProxy, never, Scope.Scope> =>
@@ -216,6 +218,7 @@ export const tcpProxy = (target: URL): Effect.Effect<TcpProxy, never, Scope.Scop
           const sockets = new Set<net.Socket>()
           const doomed = new WeakSet<net.Socket>()
           let resetsOnSend = 0
+          let withholding = false
           const server = net.createServer((downstream) => {
             const upstream = net.connect(Number(target.port), target.hostname)
             for (const socket of [downstream, upstream]) {
@@ -234,8 +237,13 @@ export const tcpProxy = (target: URL): Effect.Effect<TcpProxy, never, Scope.Scop
                 upstream.destroy()
               }
             })
+            const answers = new Transform({
+              transform(chunk, _encoding, done) {
+                done(null, withholding ? undefined : chunk)
+              }
+            })
             downstream.pipe(gate).pipe(upstream)
-            upstream.pipe(downstream)
+            upstream.pipe(answers).pipe(downstream)
           })
           server.listen(0, "127.0.0.1", () => {
             const address = server.address()
@@ -252,7 +260,10 @@ export const tcpProxy = (target: URL): Effect.Effect<TcpProxy, never, Scope.Scop
                 resetOnNextSend: () => {
                   for (const socket of sockets) doomed.add(socket)
                 },
-                resetsOnSend: () => resetsOnSend
+                resetsOnSend: () => resetsOnSend,
+                withholdAnswers: (withhold) => {
+                  withholding = withhold
+                }
               }
             })
           })

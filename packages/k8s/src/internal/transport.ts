@@ -1,8 +1,9 @@
 /**
- * The HTTP exchange with one API server, on Effect's `HttpClient` backed by node:http(s) agents
- * (`@effect/platform-node`'s `makeNodeHttp`): the agents carry the kubeconfig's TLS material and keep
- * connections alive; credentials go in as headers on every request, read from `KubeConfig` (so a
- * rotated token is picked up). Requests get the client's spans (named by method) for free.
+ * The HTTP exchange with one API server, over node:http(s) agents that carry the kubeconfig's TLS
+ * material and keep connections alive; credentials go in as headers on every request, read from
+ * `KubeConfig` (so a rotated token is picked up). Requests, read whole, go straight to node
+ * (`nodeRequest.ts`, which says why); watches, long-lived streams, go through Effect's
+ * `HttpClient` (`@effect/platform-node`'s `makeNodeHttp`) on the same kind of agents.
  *
  * Two pools: one bounded (`maxSockets`) for requests and one unbounded for watches, so long-lived
  * watches never starve writes. node's agent rather than undici's dispatcher: the agent says which
@@ -12,9 +13,9 @@
  * It owns the deadline of a request (the whole exchange, body included) and of a watch's silence, the
  * `rest_client_*` metrics, and the classification of every failure into `Errors`. It retries only in
  * two transport-level cases: once on a kept-alive socket the server had already closed, and once with
- * refreshed credentials after a 401. Anything else (5xx, timeouts) is for callers to retry: the
- * `HttpClient` could (`HttpClient.retryTransient`), but a controller's backoff belongs to the watcher
- * and the work queue, and writes must not be repeated behind their back.
+ * refreshed credentials after a 401. Anything else (5xx, timeouts) is for callers to retry: a
+ * controller's backoff belongs to the watcher and the work queue, and writes must not be repeated
+ * behind their back.
  */
 import * as Http from "node:http"
 import * as Https from "node:https"
@@ -24,6 +25,7 @@ import { Duration, Effect, Metric, Predicate, type Scope, Stream } from "effect"
 import { HttpBody, type HttpClient, type HttpClientError, HttpClientRequest } from "effect/http"
 import * as Errors from "../Errors.ts"
 import type { Connection } from "../KubeConfig.ts"
+import * as NodeRequest from "./nodeRequest.ts"
 
 /**
  * Client metrics, named and labelled like client-go's as registered by controller-runtime
@@ -131,42 +133,48 @@ class TrackingHttpsAgent extends Https.Agent {
   }
 }
 
-/** A keep-alive socket the server closed while it sat in the pool: safe to resend on a fresh one. */
-const isStaleSocket = (error: HttpClientError.HttpClientError): boolean => {
-  const cause = error.reason.cause
-  return (
-    error.reason._tag === "TransportError" &&
-    Predicate.isObject(cause) &&
-    reusedSocketErrors.has(cause) &&
-    Predicate.hasProperty(cause, "code") &&
-    (cause.code === "ECONNRESET" || cause.code === "EPIPE" || cause.code === "ERR_STREAM_PREMATURE_CLOSE")
+/** A node error of a kept-alive socket the server closed while it sat in the pool: safe to resend on a fresh one. */
+const isStaleSocketError = (cause: unknown): boolean =>
+  Predicate.isObject(cause) &&
+  reusedSocketErrors.has(cause) &&
+  Predicate.hasProperty(cause, "code") &&
+  (cause.code === "ECONNRESET" || cause.code === "EPIPE" || cause.code === "ERR_STREAM_PREMATURE_CLOSE")
+
+/** The same, as the watches' `HttpClient` reports it. */
+const isStaleSocket = (error: HttpClientError.HttpClientError): boolean =>
+  error.reason._tag === "TransportError" && isStaleSocketError(error.reason.cause)
+
+/** The pair of agents of one pool, destroyed with the scope. */
+const makeAgents = (
+  connection: Connection,
+  maxSockets: number
+): Effect.Effect<{ readonly http: Http.Agent; readonly https: Https.Agent }, never, Scope.Scope> => {
+  const options: Https.AgentOptions = {
+    keepAlive: true,
+    keepAliveMsecs: 30_000,
+    scheduling: "lifo",
+    maxSockets,
+    maxFreeSockets: Math.min(maxSockets, 256),
+    ...connection.tls
+  }
+  return Effect.acquireRelease(
+    Effect.sync(() => ({ http: new TrackingHttpAgent(options), https: new TrackingHttpsAgent(options) })),
+    (agents) =>
+      Effect.sync(() => {
+        agents.http.destroy()
+        agents.https.destroy()
+      })
   )
 }
 
-/** An `HttpClient` over its own pair of agents, destroyed with the scope. */
+/** An `HttpClient` over its own pair of agents, destroyed with the scope: the watches'. */
 const makeHttpClient = (
   connection: Connection,
   maxSockets: number
 ): Effect.Effect<HttpClient.HttpClient, never, Scope.Scope> =>
-  Effect.gen(function* () {
-    const options: Https.AgentOptions = {
-      keepAlive: true,
-      keepAliveMsecs: 30_000,
-      scheduling: "lifo",
-      maxSockets,
-      maxFreeSockets: Math.min(maxSockets, 256),
-      ...connection.tls
-    }
-    const agents = yield* Effect.acquireRelease(
-      Effect.sync(() => ({ http: new TrackingHttpAgent(options), https: new TrackingHttpsAgent(options) })),
-      (agents) =>
-        Effect.sync(() => {
-          agents.http.destroy()
-          agents.https.destroy()
-        })
-    )
-    return yield* Effect.provideService(NodeHttpClient.makeNodeHttp, NodeHttpClient.HttpAgent, agents)
-  })
+  Effect.flatMap(makeAgents(connection, maxSockets), (agents) =>
+    Effect.provideService(NodeHttpClient.makeNodeHttp, NodeHttpClient.HttpAgent, agents)
+  )
 
 // ---------------------------------------------------------------------------------------------
 // Exchanges
@@ -183,7 +191,8 @@ export const make = (
     const server = connection.server.toString().replace(/\/$/, "")
     const host = connection.server.host
     const timeoutMillis = Duration.toMillis(Duration.fromInputUnsafe(options.requestTimeout))
-    const requests = yield* makeHttpClient(connection, options.maxSockets)
+    const requestAgents = yield* makeAgents(connection, options.maxSockets)
+    const requestAgent = connection.server.protocol === "https:" ? requestAgents.https : requestAgents.http
     const watches = yield* makeHttpClient(connection, Number.POSITIVE_INFINITY)
 
     // One counter per (method, code), cached: attributes are fixed per series.
@@ -226,20 +235,40 @@ export const make = (
     const execute = (client: HttpClient.HttpClient, request: HttpClientRequest.HttpClientRequest) =>
       Effect.catchIf(client.execute(request), isStaleSocket, () => client.execute(request))
 
-    /** One request/response, body read whole, within the request deadline. */
-    const exchangeOnce = (exchange: Exchange, auth: Readonly<Record<string, string>>) =>
-      Effect.gen(function* () {
-        const response = yield* execute(requests, toRequest(exchange, auth))
-        const body = yield* response.text
-        const raw: RawResponse = { status: response.status, headers: response.headers, body }
-        return raw
-      }).pipe(
-        Effect.mapError(classify(exchange.context)),
+    /** The whole URL of an exchange: its query parameters after any query its path carries. */
+    const urlOf = (exchange: Exchange): string => {
+      const url = server + exchange.path
+      if (exchange.query === undefined) return url
+      const params = new URLSearchParams()
+      for (const name in exchange.query) {
+        const value = exchange.query[name]
+        if (value !== undefined) params.append(name, value)
+      }
+      const query = params.toString()
+      return query === "" ? url : `${url}${exchange.path.includes("?") ? "&" : "?"}${query}`
+    }
+
+    /** One request/response, body read whole, within the request deadline (sent once more on a stale socket). */
+    const exchangeOnce = (exchange: Exchange, auth: Readonly<Record<string, string>>) => {
+      const headers: Record<string, string> = {
+        ...auth,
+        "user-agent": options.userAgent,
+        accept: exchange.accept ?? "application/json"
+      }
+      if (exchange.body !== undefined) headers["content-type"] = exchange.contentType ?? "application/json"
+      const request = { method: exchange.method, url: urlOf(exchange), headers, body: exchange.body }
+      return NodeRequest.send(requestAgent, request).pipe(
+        Effect.catchIf(
+          (error) => isStaleSocketError(error.cause),
+          () => NodeRequest.send(requestAgent, request)
+        ),
+        Effect.mapError((error) => Errors.fromTransport(exchange.context, error.cause, server)),
         Effect.timeoutOrElse({
           duration: timeoutMillis,
           orElse: () => Effect.fail(timedOut(exchange.context, `no answer within ${timeoutMillis} ms`))
         })
       )
+    }
 
     const send = (exchange: Exchange): Effect.Effect<RawResponse, Errors.KubeError> =>
       Effect.gen(function* () {
