@@ -19,7 +19,8 @@
  * A 404 on the list means the kind is not served (its CRD is not installed, or was deleted): the
  * consumer learns it holds nothing (an empty `Restarted`, so a cache of it counts as synced), and
  * the list is tried again with the backoff until the kind is served (or at once, when `served`
- * says so: a cache fed by this process's writes must not go stale unwatched), then watched as usual.
+ * says so: a cache fed by this process's writes must not go stale unwatched), then watched as usual,
+ * with the backoff restarted (the delays the absence grew must not hold up the new watch).
  *
  * It owns no cache: a `Restarted` carries the complete list and consumers swap to it atomically
  * (see `Store`). It must not interpret objects beyond their resourceVersion.
@@ -222,6 +223,8 @@ export const watcher = <T extends KubeObject>(
         // True from a relist until a watch delivers an event: a 410 in between means the server
         // keeps expiring what it just listed, and relisting at once would spin.
         let unprovenRelist = false
+        // True from a 404 on the list until a list succeeds: the kind was not served.
+        let unserved = false
 
         const apply = (t: Transition<T>) =>
           Effect.gen(function* () {
@@ -261,11 +264,22 @@ export const watcher = <T extends KubeObject>(
               .pipe(Effect.result)
             if (page._tag === "Success") {
               const t = yield* apply(step(state, { _tag: "Page", page: page.success }))
+              if (unserved && t.state._tag === "Watching") {
+                // The backoff grew while the kind was absent; its watch starts with a fresh one, or
+                // a first hiccup (a new kind's watch can be closed as the server settles its handler)
+                // would leave the cache unwatched, fed only by writes, for as long as it was missing.
+                unserved = false
+                backoff = yield* Schedule.toStepWithSleep(schedule)
+                yield* Effect.logInfo(`watcher ${resource}: served now; watching`).pipe(
+                  Effect.annotateLogs({ resource })
+                )
+              }
               yield* afterFailure(t)
             } else {
               const before = state._tag
               const t = yield* apply(step(state, { _tag: "Failed", error: page.failure }))
               if (t.state._tag === "NotServed" && before !== "NotServed") {
+                unserved = true
                 yield* Effect.logInfo(
                   `watcher ${resource}: not served (is its CustomResourceDefinition installed?); listing again with backoff until it is`
                 ).pipe(Effect.annotateLogs({ resource }))

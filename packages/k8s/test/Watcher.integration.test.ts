@@ -1,15 +1,16 @@
 // The list+watch loop against the real API server: resume from the last resourceVersion across
 // watch timeouts and connection resets without losing or repeating an event, and a full relist
-// when the server says 410 Gone.
+// when the server says 410 Gone; a kind not served until its CRD arrives.
 
 import { assert, it } from "@effect/vitest"
 import type { KubeObject } from "@kleff/core"
-import { Effect, Fiber, Layer, Schedule, type Scope, Stream } from "effect"
+import { Effect, Fiber, Layer, Queue, Schedule, type Scope, Stream } from "effect"
 import { Client } from "../src/Client.ts"
 import { KubeConfig } from "../src/KubeConfig.ts"
 import { type WatcherEvent, watcher } from "../src/Watcher.ts"
 import {
   ConfigMaps,
+  CustomResourceDefinitions,
   clusterLayer,
   configMap,
   describeCluster,
@@ -18,6 +19,7 @@ import {
   proxiedClientLayer,
   tcpProxy,
   testNamespace,
+  uniqueName,
   Widgets,
   widget
 } from "./cluster.ts"
@@ -214,5 +216,86 @@ describeCluster("Watcher (real API server)", () => {
         yield* Fiber.interrupt(fiber)
       }).pipe(Effect.provide(clusterLayer())),
     60_000
+  )
+
+  it.live(
+    "a kind served at last is watched with the backoff started afresh: a watch cut right away resumes at the first delay",
+    () =>
+      Effect.gen(function* () {
+        const direct = yield* Client
+        const kubeConfig = yield* KubeConfig
+        const proxy = yield* tcpProxy(kubeConfig.server)
+        const ns = yield* testNamespace("watcher-served")
+        const group = `${uniqueName("served")}.test.kleff.io`
+        const Gadgets = { group, version: "v1", kind: "Gadget", plural: "gadgets", namespaced: true }
+        const crd = `gadgets.${group}`
+        yield* Effect.addFinalizer(() => Effect.ignore(direct.delete(CustomResourceDefinitions, crd)))
+        // 50 ms after the first failure, then a minute, then more than an hour.
+        const backoff = Schedule.exponential("50 millis", 1_200)
+        const served = yield* Queue.unbounded<void>()
+        const proxied = yield* Layer.build(proxiedClientLayer(proxy))
+        const { seen } = yield* collect(
+          watcher(Gadgets, { namespace: ns, backoff, served: Queue.take(served) }).pipe(
+            Stream.provideContext(proxied)
+          )
+        )
+        // Not served: an empty list, then the second 404 leaves it waiting out the minute.
+        yield* eventually(
+          Effect.sync(() => seen.length),
+          (n) => n >= 1,
+          20_000,
+          "the empty list of a kind not served"
+        )
+        yield* Effect.sleep("500 millis")
+        yield* direct.apply(CustomResourceDefinitions, {
+          apiVersion: "apiextensions.k8s.io/v1",
+          kind: "CustomResourceDefinition",
+          metadata: { name: crd },
+          spec: {
+            group,
+            scope: "Namespaced",
+            names: { plural: "gadgets", singular: "gadget", kind: "Gadget", listKind: "GadgetList" },
+            versions: [
+              {
+                name: "v1",
+                served: true,
+                storage: true,
+                schema: { openAPIV3Schema: { type: "object", "x-kubernetes-preserve-unknown-fields": true } }
+              }
+            ]
+          }
+        })
+        yield* eventually(
+          direct.list(Gadgets, { namespace: ns }).pipe(
+            Effect.as(true),
+            Effect.orElseSucceed(() => false)
+          ),
+          (ok) => ok,
+          30_000,
+          "the Gadget API to be served"
+        )
+        yield* Queue.offer(served, undefined)
+        yield* eventually(
+          Effect.sync(() => seen.length),
+          (n) => n >= 2,
+          20_000,
+          "the list once served"
+        )
+        // The watch is open; cut it. With the backoff the absence grew, it would wait 72 minutes.
+        yield* Effect.sleep("500 millis")
+        proxy.resetAll()
+        yield* direct.apply(Gadgets, {
+          apiVersion: `${group}/v1`,
+          kind: "Gadget",
+          metadata: { name: "g", namespace: ns }
+        })
+        yield* eventually(
+          Effect.sync(() => seen.some((e) => e._tag === "Applied" && e.object.metadata.name === "g")),
+          (ok) => ok,
+          20_000,
+          "the event after the cut"
+        )
+      }).pipe(Effect.provide(clusterLayer())),
+    90_000
   )
 })
