@@ -17,6 +17,8 @@ import {
   configMap,
   describeCluster,
   eventually,
+  gadgetCrd,
+  gadgetsOf,
   Namespaces,
   ServiceAccounts,
   tokenConnection,
@@ -309,45 +311,23 @@ describeCluster("the local control plane is real", () => {
           const client = yield* Client
           const group = `${uniqueName("cp")}.test.kleff.io`
           const crdName = `gadgets.${group}`
-          const Gadgets: ResourceType = {
-            group,
-            version: "v1",
-            kind: "Gadget",
-            plural: "gadgets",
-            namespaced: true
-          }
+          const Gadgets = gadgetsOf(group)
           const ns = yield* namespace("cp-crd")
 
           yield* Effect.acquireRelease(
-            client.create(CustomResourceDefinitions, {
-              apiVersion: "apiextensions.k8s.io/v1",
-              kind: "CustomResourceDefinition",
-              metadata: { name: crdName },
-              spec: {
-                group,
-                scope: "Namespaced",
-                names: { plural: "gadgets", singular: "gadget", kind: "Gadget", listKind: "GadgetList" },
-                versions: [
-                  {
-                    name: "v1",
-                    served: true,
-                    storage: true,
-                    schema: {
-                      openAPIV3Schema: {
-                        type: "object",
-                        properties: {
-                          spec: {
-                            type: "object",
-                            required: ["size"],
-                            properties: { size: { type: "integer", minimum: 1 }, colour: { type: "string" } }
-                          }
-                        }
-                      }
-                    }
+            client.create(
+              CustomResourceDefinitions,
+              gadgetCrd(group, {
+                type: "object",
+                properties: {
+                  spec: {
+                    type: "object",
+                    required: ["size"],
+                    properties: { size: { type: "integer", minimum: 1 }, colour: { type: "string" } }
                   }
-                ]
-              }
-            }),
+                }
+              })
+            ),
             () => client.delete(CustomResourceDefinitions, crdName).pipe(Effect.ignore)
           )
           const established = yield* eventually(

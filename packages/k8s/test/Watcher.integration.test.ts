@@ -16,6 +16,8 @@ import {
   describeCluster,
   ensureWidgetCrd,
   eventually,
+  gadgetCrd,
+  gadgetsOf,
   proxiedClientLayer,
   tcpProxy,
   testNamespace,
@@ -227,7 +229,7 @@ describeCluster("Watcher (real API server)", () => {
         const proxy = yield* tcpProxy(kubeConfig.server)
         const ns = yield* testNamespace("watcher-served")
         const group = `${uniqueName("served")}.test.kleff.io`
-        const Gadgets = { group, version: "v1", kind: "Gadget", plural: "gadgets", namespaced: true }
+        const Gadgets = gadgetsOf(group)
         const crd = `gadgets.${group}`
         yield* Effect.addFinalizer(() => Effect.ignore(direct.delete(CustomResourceDefinitions, crd)))
         // 50 ms after the first failure, then a minute, then more than an hour.
@@ -247,24 +249,10 @@ describeCluster("Watcher (real API server)", () => {
           "the empty list of a kind not served"
         )
         yield* Effect.sleep("500 millis")
-        yield* direct.apply(CustomResourceDefinitions, {
-          apiVersion: "apiextensions.k8s.io/v1",
-          kind: "CustomResourceDefinition",
-          metadata: { name: crd },
-          spec: {
-            group,
-            scope: "Namespaced",
-            names: { plural: "gadgets", singular: "gadget", kind: "Gadget", listKind: "GadgetList" },
-            versions: [
-              {
-                name: "v1",
-                served: true,
-                storage: true,
-                schema: { openAPIV3Schema: { type: "object", "x-kubernetes-preserve-unknown-fields": true } }
-              }
-            ]
-          }
-        })
+        yield* direct.apply(
+          CustomResourceDefinitions,
+          gadgetCrd(group, { type: "object", "x-kubernetes-preserve-unknown-fields": true })
+        )
         yield* eventually(
           direct.list(Gadgets, { namespace: ns }).pipe(
             Effect.as(true),

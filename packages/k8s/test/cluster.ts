@@ -279,6 +279,28 @@ export const tcpProxy = (target: URL): Effect.Effect<TcpProxy, never, Scope.Scop
       )
   ).pipe(Effect.map(({ proxy }) => proxy))
 
+/** The Gadget kind of a group of one test's own (a fresh CRD: a kind no other test has served). */
+export const gadgetsOf = (group: string): ResourceType => ({
+  group,
+  version: "v1",
+  kind: "Gadget",
+  plural: "gadgets",
+  namespaced: true
+})
+
+/** The namespaced CRD serving `gadgetsOf(group)` at v1 with this schema. */
+export const gadgetCrd = (group: string, openAPIV3Schema: object): KubeObject => ({
+  apiVersion: "apiextensions.k8s.io/v1",
+  kind: "CustomResourceDefinition",
+  metadata: { name: `gadgets.${group}` },
+  spec: {
+    group,
+    scope: "Namespaced",
+    names: { plural: "gadgets", singular: "gadget", kind: "Gadget", listKind: "GadgetList" },
+    versions: [{ name: "v1", served: true, storage: true, schema: { openAPIV3Schema } }]
+  }
+})
+
 // A custom resource type for tests that need a status subresource or a fresh watch cache.
 
 export const Widgets: ResourceType = {
