@@ -192,8 +192,17 @@ export interface ClientService {
     finalizer: string,
     options?: WriteOptions
   ): Effect.Effect<T, Errors.KubeError>
-  /** Deletes (propagation `Background` by default). `NotFound` when already gone: callers decide if that is fine. */
-  delete(type: ResourceType, name: string, options?: DeleteOptions): Effect.Effect<void, Errors.KubeError>
+  /**
+   * Deletes (propagation `Background` by default). `NotFound` when already gone: callers decide if
+   * that is fine. Succeeds with the object the API server answered with: as it stands, when it is
+   * still there while its finalizers or grace period run (`metadata.deletionTimestamp` set), or as
+   * it was removed; `undefined` when the server answered with a `Status` (removed).
+   */
+  delete(
+    type: ResourceType,
+    name: string,
+    options?: DeleteOptions
+  ): Effect.Effect<KubeObject | undefined, Errors.KubeError>
   /** Any other API path; fails with a typed error on a non-2xx answer. */
   request(request: RawRequest): Effect.Effect<RawResponse, Errors.KubeError>
 }
@@ -326,7 +335,8 @@ export const make = (
       name: string,
       options: DeleteOptions = {}
     ) {
-      yield* transport.send(yield* Requests.del(type, name, options))
+      const answer = yield* transport.json<KubeObject>(yield* Requests.del(type, name, options))
+      return answer.kind === "Status" ? undefined : answer
     })
 
     const request = Effect.fn("Client.request")(function* (raw: RawRequest) {

@@ -193,6 +193,7 @@ export const make = Effect.fnUntraced(function* <P extends KubeObject, D>(
           types: registry,
           primary: snapshot.primary,
           writeThrough: informers.recordWrite,
+          deleteThrough: informers.recordDelete,
           now: eventTime
         }),
       refusal: (error) => (error._tag === "Refused" ? error.refusal : undefined)

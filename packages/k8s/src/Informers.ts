@@ -8,7 +8,9 @@
  * Who writes a cache: its watch, and the API server's answers to this process's own writes
  * (`recordWrite`: the object the server returned, so the next snapshot holds it before the watch
  * event arrives; ignored by informers whose selection it does not match, and by the resourceVersion
- * guard when older than what is cached). Readers get `ReadonlyCache`: no method that changes it.
+ * guard when older than what is cached; `recordDelete`: an object this process deleted leaves the
+ * caches holding it at the UID deleted, unless the answer shows it still there, terminating).
+ * Readers get `ReadonlyCache`: no method that changes it.
  *
  * Field managers: each cache keeps the `Apply` managed-fields entries of every controller reading
  * it (how a plan knows which fields it owns); an informer registered after `start` by a controller
@@ -17,7 +19,7 @@
  * It must not decide what a change means (controllers map changes to their primaries) nor talk to
  * the API server other than through its watches.
  */
-import { groupOf, type KubeObject, type ResourceType } from "@kleff/core"
+import { groupOf, type KubeObject, keyOfRef, type ObjectRef, type ResourceType } from "@kleff/core"
 import { Context, Effect, Fiber, Layer, Queue, Scope, Stream } from "effect"
 import { Client } from "./Client.ts"
 import { resourceName } from "./internal/paths.ts"
@@ -65,6 +67,16 @@ export interface InformersService {
   readonly informers: Effect.Effect<ReadonlyArray<Informer>>
   /** Records the API server's answer to a write of this process in every informer it belongs to. */
   readonly recordWrite: (object: KubeObject) => Effect.Effect<void>
+  /** Records a delete of this process the API server answered (or found already done) in every informer holding the object. */
+  readonly recordDelete: (deletion: Deletion) => Effect.Effect<void>
+}
+
+/** A delete the API server answered: of `ref`, preconditioned on `uid`, and its answer (`Client.delete`'s). */
+export interface Deletion {
+  readonly ref: ObjectRef
+  readonly uid: string | undefined
+  /** The object the server answered with; `undefined` for a `Status` or a `NotFound` (gone). */
+  readonly answer: KubeObject | undefined
 }
 
 export class Informers extends Context.Service<Informers, InformersService>()("@kleff/k8s/Informers") {
@@ -229,6 +241,23 @@ export const make: Effect.Effect<InformersService, never, Client | Scope.Scope> 
           Queue.offerUnsafe(entry.written, undefined)
         }
         return Effect.all(writes, { discard: true })
+      }),
+    recordDelete: ({ ref, uid, answer }) =>
+      Effect.suspend(() => {
+        // Still there while its finalizers or grace period run: the answer is its current state.
+        if (answer?.metadata.deletionTimestamp !== undefined) return service.recordWrite(answer)
+        const group = groupOf(ref.apiVersion)
+        const key = keyOfRef(ref)
+        const deletes: Array<Effect.Effect<void>> = []
+        for (const entry of entries.values()) {
+          const { type } = entry.informer
+          if (type.kind !== ref.kind || type.group !== group) continue
+          const cached = entry.store.cache.get(key)
+          // Only the object deleted: one that took its name since (another UID) is left to the watch.
+          if (cached === undefined || (uid !== undefined && cached.metadata.uid !== uid)) continue
+          deletes.push(entry.store.apply({ _tag: "Deleted", object: answer ?? cached }))
+        }
+        return Effect.all(deletes, { discard: true })
       })
   }
   return service

@@ -20,9 +20,10 @@
  *   foreign object) fails as `Refused`, naming the object and carrying the server's message, for
  *   the reconcile to report on the primary (`Reconcile.Port.refusal`) instead of retrying hot.
  * - Deletes carry a UID precondition; a child already gone counts as deleted.
- * - Every object the API server returns is written through to the cache, so the next snapshot
+ * - Every object the API server returns is written through to the cache, and every child it
+ *   deleted leaves the cache (unless the answer shows it still terminating), so the next snapshot
  *   sees this reconcile's own writes even before their watch events arrive (no re-create, no
- *   second status patch).
+ *   second status patch, no child counted present after its delete).
  * - Every write names the controller's own field manager (`context.controller`), so two
  *   controllers in one process own their fields apart and never strip each other's.
  * - Events are best effort: a failed Event is logged, never fails the reconcile.
@@ -42,6 +43,7 @@ import {
 import { Effect, Schema } from "effect"
 import { Client } from "./Client.ts"
 import type { KubeError } from "./Errors.ts"
+import type { Deletion } from "./Informers.ts"
 
 /** A write the API server refused for good; `error` is its answer. */
 export class Refused extends Schema.TaggedError<Refused>()("Refused", {
@@ -98,6 +100,9 @@ export const EventType: ResourceType = Kinds.Event
 /** Where the interpreter reports what the API server returned, to keep the cache current. */
 export type WriteThrough = (object: KubeObject) => Effect.Effect<void>
 
+/** Where the interpreter reports a delete the API server answered (`Informers.recordDelete`). */
+export type DeleteThrough = (deletion: Deletion) => Effect.Effect<void>
+
 export interface InterpreterContext {
   /** The controller's name: the field manager of every write. */
   readonly controller: string
@@ -107,6 +112,7 @@ export interface InterpreterContext {
   /** The primary as observed; replaced by the API server's answer after each primary write. */
   readonly primary: KubeObject
   readonly writeThrough: WriteThrough
+  readonly deleteThrough: DeleteThrough
   /** The current time, RFC 3339 with microseconds, for Event `eventTime`. */
   readonly now: string
 }
@@ -212,9 +218,13 @@ export const execute = Effect.fnUntraced(function* (
       }
       case "Delete": {
         const type = yield* resolveType(context, action.ref)
-        yield* ignoreNotFound(
-          client.delete(type, action.ref.name, { namespace: action.ref.namespace, uid: action.uid })
-        ).pipe(Effect.catch(refusing(action.ref)))
+        const answer = yield* client
+          .delete(type, action.ref.name, { namespace: action.ref.namespace, uid: action.uid })
+          .pipe(
+            Effect.catchTag("NotFound", () => Effect.undefined),
+            Effect.catch(refusing(action.ref))
+          )
+        yield* context.deleteThrough({ ref: action.ref, uid: action.uid, answer })
         break
       }
       case "AddFinalizer":

@@ -7,7 +7,8 @@
  * them in one step, so a reader sees either the old complete state or the new one. `Applied` and
  * `Deleted` update the maps and indexes in place, synchronously. An `Applied` at the
  * resourceVersion already cached (the watch's echo of a write's answer, written through when it
- * came) changes nothing and is not published: a controller is not woken by its own writes twice.
+ * came) changes nothing and is not published, nor is a `Deleted` of an object not cached (the echo
+ * of a deletion written through): a controller is not woken by its own writes twice.
  * A deletion leaves a tombstone (its resourceVersion, for the most recent `maxTombstones`
  * deletions): a write's answer that arrives after the deletion's watch event, from before it, must
  * not bring the object back. (The API server answers the removal of a deleting object's last
@@ -213,7 +214,8 @@ export class Cache<T extends KubeObject = KubeObject> {
           const [oldest] = this.tombstones.keys()
           if (oldest !== undefined) this.tombstones.delete(oldest)
         }
-        return [{ key, before, after: undefined, unchanged: false }]
+        // Not cached (the watch's echo of a deletion written through): nothing changed.
+        return before === undefined ? [] : [{ key, before, after: undefined, unchanged: false }]
       }
       case "Restarted":
         return this.restart(event.objects)

@@ -25,6 +25,7 @@ const createOnly = (primary: KubeObject, namespace: string) =>
       types: typeRegistry([Kinds.ConfigMap, EventType]),
       primary,
       writeThrough: () => Effect.void,
+      deleteThrough: () => Effect.void,
       now: "2026-01-01T00:00:00.000000Z"
     }
   )

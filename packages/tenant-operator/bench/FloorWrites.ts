@@ -172,7 +172,8 @@ export const makeRenderer = (plans: ReadonlyArray<Plan>) => {
         types,
         primary: Simulator.get(cluster, refOf(tenant)) as KubeObject,
         now,
-        writeThrough: () => Effect.void
+        writeThrough: () => Effect.void,
+        deleteThrough: () => Effect.void
       }).pipe(Effect.provideService(Client.Client, recordingClient(reconciler.name, writes)))
     )
     return {

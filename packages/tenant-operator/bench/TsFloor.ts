@@ -51,7 +51,9 @@ const provisionTenant = (plans: ReadonlyArray<Plan>) => {
         Effect.sync(() => {
           if (object.kind === TenantType.kind) primary = object
           else children.push(object)
-        })
+        }),
+      // A first provision deletes nothing.
+      deleteThrough: () => Effect.void
     })
     yield* Reconcile.reconcile(reconciler, {
       now: new Date().toISOString(),
