@@ -2,7 +2,7 @@
  * The typed errors of the Kubernetes API client, and the one place that turns an HTTP status, a
  * `metav1.Status` body or a socket error into one of them. Pure: no I/O, no retries, no logging.
  *
- * Every error carries what was attempted (`verb`, `resource`, `name`, `namespace`), the HTTP
+ * Every error carries what was attempted (`verb`, `resource`, `objectName`, `namespace`), the HTTP
  * `code` (0 when no response arrived), the server's `reason` and its `message`, so a log line or a
  * condition can say exactly which call failed and why.
  */
@@ -21,8 +21,11 @@ const fields = {
   verb: Schema.String,
   /** The REST resource, `plural` or `plural.group` (`configmaps`, `tenants.kleff.io`), or a raw path. */
   resource: Schema.String,
-  /** The object's name; empty for collection calls (list, watch, create with generateName). */
-  name: Schema.String,
+  /**
+   * The object's name; empty for collection calls (list, watch, create with generateName). Not
+   * `name`: that is the error's own (`Error.name`), which logs and stack traces print first.
+   */
+  objectName: Schema.String,
   namespace: Schema.optional(Schema.String),
   /** HTTP status; 0 when the request never got a response (connection refused, reset, timeout). */
   code: Schema.Number,
@@ -97,8 +100,13 @@ export interface RequestContext {
 
 const contextFields = (context: RequestContext) =>
   context.namespace === undefined
-    ? { verb: context.verb, resource: context.resource, name: context.name }
-    : { verb: context.verb, resource: context.resource, name: context.name, namespace: context.namespace }
+    ? { verb: context.verb, resource: context.resource, objectName: context.name }
+    : {
+        verb: context.verb,
+        resource: context.resource,
+        objectName: context.name,
+        namespace: context.namespace
+      }
 
 /** The parts of a `metav1.Status` body the classifier reads. */
 interface StatusBody {

@@ -124,7 +124,7 @@ describeCluster("Client (real API server)", () => {
           assert.strictEqual(missing.code, 404)
           assert.strictEqual(missing.verb, "get")
           assert.strictEqual(missing.resource, "configmaps")
-          assert.strictEqual(missing.name, "nope")
+          assert.strictEqual(missing.objectName, "nope")
           assert.strictEqual(missing.namespace, ns)
           assert.include(missing.message, "nope")
 

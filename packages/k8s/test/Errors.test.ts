@@ -15,6 +15,13 @@ describe("Errors.fromResponse", () => {
     assert.strictEqual(notFound.verb, "apply")
     assert.strictEqual(notFound.namespace, "ns")
     assert.strictEqual(notFound.reason, "NotFound")
+    assert.strictEqual(notFound.objectName, "cm")
+    // What logs and stack traces print first is the error's kind, not the object's name.
+    assert.strictEqual(notFound.name, "NotFound")
+    assert.strictEqual(
+      String(Errors.fromResponse(context, 404, "404 page not found")),
+      "NotFound: 404 page not found"
+    )
     assert.strictEqual(Errors.fromResponse(context, 409, status(409, "Conflict", "x"))._tag, "Conflict")
     assert.strictEqual(Errors.fromResponse(context, 403, status(403, "Forbidden", "x"))._tag, "Forbidden")
     assert.strictEqual(Errors.fromResponse(context, 410, status(410, "Expired", "x"))._tag, "Gone")

@@ -22,7 +22,7 @@ const page = (
   continue: next
 })
 
-const base = { verb: "watch", resource: "configmaps", name: "", code: 0, reason: "", message: "m" }
+const base = { verb: "watch", resource: "configmaps", objectName: "", code: 0, reason: "", message: "m" }
 const gone = new Errors.Gone({ ...base, code: 410, reason: "Expired" })
 const reset = new Errors.Unavailable({ ...base, reason: "ECONNRESET" })
 
