@@ -7,8 +7,8 @@
  * operator idle (no Tenant) holds 133 MiB resident and 37 MiB of V8 heap when node strips the
  * types of ~150 source files and loads every module of `effect`; 104 MiB and 14 MiB from the
  * first bundle (81–82 MiB now, below). Node's type stripper alone costs ~19 MiB resident; the
- * bundle loads only the parts of `effect` the operator uses. Rolldown, not a hand-written step: it is the bundler the test
- * runner (vite) already brings, so no new package enters the lockfile.
+ * bundle loads only the parts of `effect` the operator uses. Rolldown, not a hand-written step:
+ * it is the bundler the test runner (vite) already brings, so no new package enters the lockfile.
  *
  * The output is ASCII and keeps only legal comments: node holds a module's source as long as the
  * process lives (to compile functions when first called), and one character outside Latin-1 (the

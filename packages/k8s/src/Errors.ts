@@ -98,15 +98,12 @@ export interface RequestContext {
   readonly namespace?: string | undefined
 }
 
-const contextFields = (context: RequestContext) =>
-  context.namespace === undefined
-    ? { verb: context.verb, resource: context.resource, objectName: context.name }
-    : {
-        verb: context.verb,
-        resource: context.resource,
-        objectName: context.name,
-        namespace: context.namespace
-      }
+const contextFields = (context: RequestContext) => ({
+  verb: context.verb,
+  resource: context.resource,
+  objectName: context.name,
+  ...(context.namespace === undefined ? {} : { namespace: context.namespace })
+})
 
 /** The parts of a `metav1.Status` body the classifier reads. */
 interface StatusBody {

@@ -217,6 +217,15 @@ export const make: Effect.Effect<InformersService, never, Client | Scope.Scope> 
       return informer
     })
 
+  /** The informers of the kind `ref` names, whatever their selection. */
+  const entriesOfKind = function* (ref: { readonly apiVersion: string; readonly kind: string }) {
+    const group = groupOf(ref.apiVersion)
+    for (const entry of entries.values()) {
+      const { type } = entry.informer
+      if (type.kind === ref.kind && type.group === group) yield entry
+    }
+  }
+
   const service: InformersService = {
     informer,
     start: Effect.suspend(() => {
@@ -230,11 +239,9 @@ export const make: Effect.Effect<InformersService, never, Client | Scope.Scope> 
     informers: Effect.sync(() => [...entries.values()].map((entry) => entry.informer)),
     recordWrite: (object) =>
       Effect.suspend(() => {
-        const group = groupOf(object.apiVersion)
         const writes: Array<Effect.Effect<void>> = []
-        for (const entry of entries.values()) {
-          const { type } = entry.informer
-          if (type.kind !== object.kind || type.group !== group || !entry.matches(object)) continue
+        for (const entry of entriesOfKind(object)) {
+          if (!entry.matches(object)) continue
           // Each cache trims managed fields to its own managers on ingest: one copy of the metadata each.
           const copy = writes.length === 0 ? object : { ...object, metadata: { ...object.metadata } }
           writes.push(entry.store.apply({ _tag: "Applied", object: copy }))
@@ -246,12 +253,9 @@ export const make: Effect.Effect<InformersService, never, Client | Scope.Scope> 
       Effect.suspend(() => {
         // Still there while its finalizers or grace period run: the answer is its current state.
         if (answer?.metadata.deletionTimestamp !== undefined) return service.recordWrite(answer)
-        const group = groupOf(ref.apiVersion)
         const key = keyOfRef(ref)
         const deletes: Array<Effect.Effect<void>> = []
-        for (const entry of entries.values()) {
-          const { type } = entry.informer
-          if (type.kind !== ref.kind || type.group !== group) continue
+        for (const entry of entriesOfKind(ref)) {
           const cached = entry.store.cache.get(key)
           // Only the object deleted: one that took its name since (another UID) is left to the watch.
           if (cached === undefined || (uid !== undefined && cached.metadata.uid !== uid)) continue
