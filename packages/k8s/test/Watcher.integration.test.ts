@@ -22,6 +22,7 @@ import {
   tcpProxy,
   testNamespace,
   uniqueName,
+  untilServed,
   Widgets,
   widget
 } from "./cluster.ts"
@@ -49,6 +50,24 @@ const counterValues = (seen: ReadonlyArray<WatcherEvent>): Array<number> =>
       : []
   )
 
+/** Waits until `seen` holds at least `count` events. */
+const untilEvents = (seen: ReadonlyArray<WatcherEvent>, count: number, what: string) =>
+  eventually(
+    Effect.sync(() => seen.length),
+    (n) => n >= count,
+    20_000,
+    what
+  )
+
+/** Waits until `seen` holds an `Applied` of the object `name`. */
+const untilApplied = (seen: ReadonlyArray<WatcherEvent>, name: string, what: string, millis = 20_000) =>
+  eventually(
+    Effect.sync(() => seen.some((e) => e._tag === "Applied" && e.object.metadata.name === name)),
+    (ok) => ok,
+    millis,
+    what
+  )
+
 describeCluster("Watcher (real API server)", () => {
   it.live(
     "starts with a complete list, then streams changes",
@@ -59,12 +78,7 @@ describeCluster("Watcher (real API server)", () => {
           const ns = yield* testNamespace("watcher-basic")
           yield* client.create(ConfigMaps, configMap(ns, "before"))
           const { seen } = yield* collect(watcher(ConfigMaps, { namespace: ns, backoff: fastBackoff }))
-          yield* eventually(
-            Effect.sync(() => seen.length),
-            (n) => n >= 1,
-            20_000,
-            "the initial list"
-          )
+          yield* untilEvents(seen, 1, "the initial list")
           const first = seen[0]
           assert.strictEqual(first?._tag, "Restarted")
           if (first?._tag === "Restarted") {
@@ -107,12 +121,7 @@ describeCluster("Watcher (real API server)", () => {
             Stream.provideContext(proxied)
           )
         )
-        yield* eventually(
-          Effect.sync(() => seen.length),
-          (n) => n >= 1,
-          20_000,
-          "the initial list"
-        )
+        yield* untilEvents(seen, 1, "the initial list")
 
         const writes = 60
         for (let n = 1; n <= writes; n++) {
@@ -157,12 +166,7 @@ describeCluster("Watcher (real API server)", () => {
           const { seen } = yield* collect(
             watcher(Widgets, { namespace: ns, resumeFrom: "1", backoff: fastBackoff })
           )
-          yield* eventually(
-            Effect.sync(() => seen.length),
-            (n) => n >= 1,
-            20_000,
-            "the relist"
-          )
+          yield* untilEvents(seen, 1, "the relist")
           const first = seen[0]
           assert.strictEqual(first?._tag, "Restarted")
           if (first?._tag === "Restarted") {
@@ -170,12 +174,7 @@ describeCluster("Watcher (real API server)", () => {
           }
           // And it keeps watching after the relist.
           yield* client.apply(Widgets, widget(ns, "c", {}))
-          yield* eventually(
-            Effect.sync(() => seen.some((e) => e._tag === "Applied" && e.object.metadata.name === "c")),
-            (ok) => ok,
-            20_000,
-            "the event after the relist"
-          )
+          yield* untilApplied(seen, "c", "the event after the relist")
         })
       ),
     60_000
@@ -193,12 +192,7 @@ describeCluster("Watcher (real API server)", () => {
         const { seen, fiber } = yield* collect(
           watcher(ConfigMaps, { namespace: ns, backoff: fastBackoff }).pipe(Stream.provideContext(proxied))
         )
-        yield* eventually(
-          Effect.sync(() => seen.length),
-          (n) => n >= 1,
-          20_000,
-          "the initial list"
-        )
+        yield* untilEvents(seen, 1, "the initial list")
         // Reset every connection repeatedly for two seconds: every reconnect fails too.
         const until = Date.now() + 2_000
         while (Date.now() < until) {
@@ -206,14 +200,7 @@ describeCluster("Watcher (real API server)", () => {
           yield* Effect.sleep("20 millis")
         }
         yield* direct.create(ConfigMaps, configMap(ns, "after-outage"))
-        yield* eventually(
-          Effect.sync(() =>
-            seen.some((e) => e._tag === "Applied" && e.object.metadata.name === "after-outage")
-          ),
-          (ok) => ok,
-          30_000,
-          "the event after the outage"
-        )
+        yield* untilApplied(seen, "after-outage", "the event after the outage", 30_000)
         assert.isUndefined(fiber.pollUnsafe(), "the watcher is still running")
         yield* Fiber.interrupt(fiber)
       }).pipe(Effect.provide(clusterLayer())),
@@ -242,33 +229,15 @@ describeCluster("Watcher (real API server)", () => {
           )
         )
         // Not served: an empty list, then the second 404 leaves it waiting out the minute.
-        yield* eventually(
-          Effect.sync(() => seen.length),
-          (n) => n >= 1,
-          20_000,
-          "the empty list of a kind not served"
-        )
+        yield* untilEvents(seen, 1, "the empty list of a kind not served")
         yield* Effect.sleep("500 millis")
         yield* direct.apply(
           CustomResourceDefinitions,
           gadgetCrd(group, { type: "object", "x-kubernetes-preserve-unknown-fields": true })
         )
-        yield* eventually(
-          direct.list(Gadgets, { namespace: ns }).pipe(
-            Effect.as(true),
-            Effect.orElseSucceed(() => false)
-          ),
-          (ok) => ok,
-          30_000,
-          "the Gadget API to be served"
-        )
+        yield* untilServed(Gadgets, ns, "the Gadget API to be served")
         yield* Queue.offer(served, undefined)
-        yield* eventually(
-          Effect.sync(() => seen.length),
-          (n) => n >= 2,
-          20_000,
-          "the list once served"
-        )
+        yield* untilEvents(seen, 2, "the list once served")
         // The watch is open; cut it. With the backoff the absence grew, it would wait 72 minutes.
         yield* Effect.sleep("500 millis")
         proxy.resetAll()
@@ -277,12 +246,7 @@ describeCluster("Watcher (real API server)", () => {
           kind: "Gadget",
           metadata: { name: "g", namespace: ns }
         })
-        yield* eventually(
-          Effect.sync(() => seen.some((e) => e._tag === "Applied" && e.object.metadata.name === "g")),
-          (ok) => ok,
-          20_000,
-          "the event after the cut"
-        )
+        yield* untilApplied(seen, "g", "the event after the cut")
       }).pipe(Effect.provide(clusterLayer())),
     90_000
   )

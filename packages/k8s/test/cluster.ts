@@ -363,16 +363,23 @@ export const ensureWidgetCrd = Effect.gen(function* () {
     "the Widget CRD to be established"
   )
   // Discovery of a new CRD can lag its Established condition by a moment.
-  yield* eventually(
-    client.list(Widgets, { namespace: "default" }).pipe(
-      Effect.as(true),
-      Effect.orElseSucceed(() => false)
-    ),
-    (ok) => ok,
-    30_000,
-    "the Widget API to be served"
-  )
+  yield* untilServed(Widgets, "default", "the Widget API to be served")
 })
+
+/** Waits (30 s at most) until `type` can be listed in `namespace`: its CRD's API is served. */
+export const untilServed = (type: ResourceType, namespace: string, what: string) =>
+  Effect.gen(function* () {
+    const client = yield* Client
+    yield* eventually(
+      client.list(type, { namespace }).pipe(
+        Effect.as(true),
+        Effect.orElseSucceed(() => false)
+      ),
+      (ok) => ok,
+      30_000,
+      what
+    )
+  })
 
 export const widget = (namespace: string, name: string, spec: object): KubeObject => ({
   apiVersion: "test.kleff.io/v1",
