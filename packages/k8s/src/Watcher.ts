@@ -253,85 +253,90 @@ export const watcher = <T extends KubeObject>(
             }
           })
 
-        for (;;) {
-          if (state._tag !== "Watching") {
-            const page = yield* client
-              .listPage(type, {
-                ...selectors,
-                limit: options.pageSize ?? 500,
-                continue: state._tag === "InitListing" ? state.continueToken : undefined
-              })
-              .pipe(Effect.result)
-            if (page._tag === "Success") {
-              const t = yield* apply(step(state, { _tag: "Page", page: page.success }))
-              if (unserved && t.state._tag === "Watching") {
-                // The backoff grew while the kind was absent; its watch starts with a fresh one, or
-                // a first hiccup (a new kind's watch can be closed as the server settles its handler)
-                // would leave the cache unwatched, fed only by writes, for as long as it was missing.
-                unserved = false
-                backoff = yield* Schedule.toStepWithSleep(schedule)
-                yield* Effect.logInfo(`watcher ${resource}: served now; watching`).pipe(
-                  Effect.annotateLogs({ resource })
-                )
-              }
-              yield* afterFailure(t)
-            } else {
-              const before = state._tag
-              const t = yield* apply(step(state, { _tag: "Failed", error: page.failure }))
-              if (t.state._tag === "NotServed" && before !== "NotServed") {
-                unserved = true
-                yield* Effect.logInfo(
-                  `watcher ${resource}: not served (is its CustomResourceDefinition installed?); listing again with backoff until it is`
-                ).pipe(Effect.annotateLogs({ resource }))
-              }
-              yield* afterFailure(t, t.state._tag === "NotServed" ? undefined : page.failure)
-            }
-            continue
-          }
-
-          // Watching: one watch request, read until it ends, fails or the machine says reconnect.
-          const from = state.resourceVersion
-          const timeoutSeconds = options.timeoutSeconds ?? Math.floor(300 * (1 + Math.random()))
-          const opened = yield* Clock.currentTimeMillis
-          let events = 0
-          let last: Transition<T> | undefined
-          let watchError: Errors.KubeError | undefined
-          const outcome = yield* client
-            .watch(type, {
+        // One list request, then one watch request, each in a function of its own: a generator
+        // keeps its locals alive while it is suspended, and the loop is suspended in a watch for
+        // minutes. A page or a `Restarted` held there would keep a relist's fresh copies of every
+        // unchanged object (the cache keeps the instances it holds) for as long as the watch runs.
+        const listOnce = Effect.gen(function* () {
+          const page = yield* client
+            .listPage(type, {
               ...selectors,
-              resourceVersion: from,
-              allowWatchBookmarks: true,
-              timeoutSeconds
+              limit: options.pageSize ?? 500,
+              continue: state._tag === "InitListing" ? state.continueToken : undefined
             })
-            .pipe(
-              Stream.runForEachWhile((event) =>
-                Effect.gen(function* () {
-                  if (event.type === "ERROR") watchError = event.error
-                  else if (events++ === 0) {
-                    // Healthy: the next failure starts the backoff from its first delay.
-                    backoff = yield* Schedule.toStepWithSleep(schedule)
-                    unprovenRelist = false
-                  }
-                  last = yield* apply(step(state, { _tag: "Event", event }))
-                  return !last.reconnect
-                })
-              ),
-              Effect.result
-            )
-          if (outcome._tag === "Failure") {
-            const t = yield* apply(step(state, { _tag: "Failed", error: outcome.failure }))
-            yield* afterFailure(t, outcome.failure)
-          } else if (last?.reconnect) {
-            // The machine stopped the watch (an ERROR event): it already moved state.
-            yield* afterFailure(last, watchError)
-          } else {
-            const lasted = (yield* Clock.currentTimeMillis) - opened
-            const healthy = events > 0 || lasted >= Math.min(healthyAfterMillis, timeoutSeconds * 500)
-            if (healthy && events === 0) backoff = yield* Schedule.toStepWithSleep(schedule)
-            const t = yield* apply(step(state, { _tag: "WatchEnded", healthy }))
+            .pipe(Effect.result)
+          if (page._tag === "Success") {
+            const t = yield* apply(step(state, { _tag: "Page", page: page.success }))
+            if (unserved && t.state._tag === "Watching") {
+              // The backoff grew while the kind was absent; its watch starts with a fresh one, or
+              // a first hiccup (a new kind's watch can be closed as the server settles its handler)
+              // would leave the cache unwatched, fed only by writes, for as long as it was missing.
+              unserved = false
+              backoff = yield* Schedule.toStepWithSleep(schedule)
+              yield* Effect.logInfo(`watcher ${resource}: served now; watching`).pipe(
+                Effect.annotateLogs({ resource })
+              )
+            }
             yield* afterFailure(t)
+          } else {
+            const before = state._tag
+            const t = yield* apply(step(state, { _tag: "Failed", error: page.failure }))
+            if (t.state._tag === "NotServed" && before !== "NotServed") {
+              unserved = true
+              yield* Effect.logInfo(
+                `watcher ${resource}: not served (is its CustomResourceDefinition installed?); listing again with backoff until it is`
+              ).pipe(Effect.annotateLogs({ resource }))
+            }
+            yield* afterFailure(t, t.state._tag === "NotServed" ? undefined : page.failure)
           }
-        }
+        })
+
+        // One watch request from `resourceVersion`, read until it ends, fails or the machine says reconnect.
+        const watchOnce = (from: string) =>
+          Effect.gen(function* () {
+            const timeoutSeconds = options.timeoutSeconds ?? Math.floor(300 * (1 + Math.random()))
+            const opened = yield* Clock.currentTimeMillis
+            let events = 0
+            let last: Transition<T> | undefined
+            let watchError: Errors.KubeError | undefined
+            const outcome = yield* client
+              .watch(type, {
+                ...selectors,
+                resourceVersion: from,
+                allowWatchBookmarks: true,
+                timeoutSeconds
+              })
+              .pipe(
+                Stream.runForEachWhile((event) =>
+                  Effect.gen(function* () {
+                    if (event.type === "ERROR") watchError = event.error
+                    else if (events++ === 0) {
+                      // Healthy: the next failure starts the backoff from its first delay.
+                      backoff = yield* Schedule.toStepWithSleep(schedule)
+                      unprovenRelist = false
+                    }
+                    last = yield* apply(step(state, { _tag: "Event", event }))
+                    return !last.reconnect
+                  })
+                ),
+                Effect.result
+              )
+            if (outcome._tag === "Failure") {
+              const t = yield* apply(step(state, { _tag: "Failed", error: outcome.failure }))
+              yield* afterFailure(t, outcome.failure)
+            } else if (last?.reconnect) {
+              // The machine stopped the watch (an ERROR event): it already moved state.
+              yield* afterFailure(last, watchError)
+            } else {
+              const lasted = (yield* Clock.currentTimeMillis) - opened
+              const healthy = events > 0 || lasted >= Math.min(healthyAfterMillis, timeoutSeconds * 500)
+              if (healthy && events === 0) backoff = yield* Schedule.toStepWithSleep(schedule)
+              const t = yield* apply(step(state, { _tag: "WatchEnded", healthy }))
+              yield* afterFailure(t)
+            }
+          })
+
+        for (;;) yield* state._tag === "Watching" ? watchOnce(state.resourceVersion) : listOnce
       }),
     { bufferSize: 256, strategy: "suspend" }
   )

@@ -2,6 +2,8 @@
 // watch timeouts and connection resets without losing or repeating an event, and a full relist
 // when the server says 410 Gone; a kind not served until its CRD arrives.
 
+import { setFlagsFromString } from "node:v8"
+import { runInNewContext } from "node:vm"
 import { assert, it } from "@effect/vitest"
 import type { KubeObject } from "@kleff/core"
 import { Effect, Fiber, Layer, Queue, Schedule, type Scope, Stream } from "effect"
@@ -31,6 +33,12 @@ const run = <A, E>(effect: Effect.Effect<A, E, Client | KubeConfig | Scope.Scope
   effect.pipe(Effect.provide(clusterLayer()))
 
 const fastBackoff = Schedule.spaced("50 millis")
+
+/** A full garbage collection, now (node's `gc`, exposed for this process). */
+const collectGarbage: () => void = (() => {
+  setFlagsFromString("--expose-gc")
+  return runInNewContext("gc") as () => void
+})()
 
 /** Runs `stream` in the background, collecting its events into an array the test can read. */
 const collect = <T extends KubeObject>(stream: Stream.Stream<WatcherEvent<T>, never, Client>) =>
@@ -175,6 +183,55 @@ describeCluster("Watcher (real API server)", () => {
           // And it keeps watching after the relist.
           yield* client.apply(Widgets, widget(ns, "c", {}))
           yield* untilApplied(seen, "c", "the event after the relist")
+        })
+      ),
+    60_000
+  )
+
+  it.live(
+    "keeps no listed object once its consumer let it go: a relist's copies are not held while it watches",
+    () =>
+      run(
+        Effect.gen(function* () {
+          const client = yield* Client
+          yield* ensureWidgetCrd
+          const ns = yield* testNamespace("watcher-holds")
+          for (const name of ["a", "b", "c"]) yield* client.apply(Widgets, widget(ns, name, {}))
+          // The consumer keeps only weak references to what the relist (a 410, as in production
+          // when the server's history moved on) delivered, as a cache keeps the instances it
+          // already holds and lets a relist's copies of unchanged objects go.
+          const listed: Array<WeakRef<KubeObject>> = []
+          const applied: Array<string> = []
+          yield* watcher(Widgets, { namespace: ns, resumeFrom: "1", backoff: fastBackoff }).pipe(
+            Stream.runForEach((event) =>
+              Effect.sync(() => {
+                if (event._tag === "Restarted") for (const o of event.objects) listed.push(new WeakRef(o))
+                else applied.push(event.object.metadata.name)
+              })
+            ),
+            Effect.forkScoped
+          )
+          yield* eventually(
+            Effect.sync(() => listed.length),
+            (n) => n === 3,
+            20_000,
+            "the relist"
+          )
+          // An event proves the watcher moved on to its watch, where it now waits.
+          yield* client.apply(Widgets, widget(ns, "d", {}))
+          yield* eventually(
+            Effect.sync(() => applied.includes("d")),
+            (ok) => ok,
+            20_000,
+            "the event after the relist"
+          )
+          yield* Effect.sleep("50 millis")
+          collectGarbage()
+          assert.deepStrictEqual(
+            listed.map((ref) => ref.deref()?.metadata.name),
+            [undefined, undefined, undefined],
+            "the listed objects are still held"
+          )
         })
       ),
     60_000
