@@ -329,4 +329,14 @@ describe("deploy/Dockerfile, its build stage replayed in a temporary directory",
     assert.include(run(process.execPath, [bin, "run", "--help"], image), "--leader-election-namespace")
     assert.include(run(process.execPath, [bin, "crds"], image), "name: tenants.kleff.kleff.io")
   }, 120_000)
+
+  it("never loads node's fetch stack (undici), which the operator does not use (see bundle.ts)", () => {
+    // Preloaded: at exit, the internal modules the process loaded that are undici's.
+    const report =
+      'data:text/javascript,process.on("exit",()=>process.stdout.write("\\nloaded:"+JSON.stringify(process.moduleLoadList.filter((m)=>m.includes("undici")))))'
+    for (const args of [["--help"], ["crds"]]) {
+      const output = run(process.execPath, ["--import", report, "tenant-operator.mjs", ...args], image)
+      assert.strictEqual(output.split("\n").at(-1), "loaded:[]", `tenant-operator.mjs ${args.join(" ")}`)
+    }
+  }, 120_000)
 })
