@@ -5,6 +5,10 @@
  *
  * Run from packages/core: `node bench/plan.bench.ts` (or `pnpm run bench`). Reads the clock, so it
  * lives outside src/. Prints one table; the README records a run with the machine it ran on.
+ *
+ * `BENCH_BASELINE=<another checkout>/packages/core/src/index.ts` also times that checkout's `plan`
+ * on the same snapshots, in alternating rounds of one process, and prints the ratio: on a machine
+ * whose speed drifts by 2× from run to run, the ratio in one run is the figure to compare.
  */
 import {
   type KubeObject,
@@ -104,20 +108,33 @@ const owner = (children: number): Owner => ({
   spec: { children }
 })
 
-const convergedSnapshot = (children: number): Snapshot => {
-  const primary = owner(children)
-  const result = Simulator.converge(
-    Simulator.insert(Simulator.emptyCluster, primary),
-    refOf(primary),
-    reconciler,
-    { now }
-  )
-  const observed = Simulator.observe(result.cluster, refOf(primary), reconciler)
-  if (!result.converged || observed === undefined) throw new Error("the bench state does not converge")
-  if (plan(reconciler, observed, now).actions.length !== 0)
-    throw new Error("the converged state plans actions")
-  return observed
+/** What the bench uses of a planner's package: this checkout's, or the baseline's. */
+interface Core {
+  readonly plan: typeof plan
+  readonly Simulator: Pick<typeof Simulator, "converge" | "insert" | "emptyCluster" | "observe">
 }
+
+/**
+ * A converged snapshot, made by `core`'s Simulator (and so by its planner, which converging runs):
+ * with a baseline, each planner builds its snapshots the same way, so neither meets the timed
+ * plans with type feedback the other was spared.
+ */
+const convergedSnapshotBy =
+  (core: Core) =>
+  (children: number): Snapshot => {
+    const primary = owner(children)
+    const result = core.Simulator.converge(
+      core.Simulator.insert(core.Simulator.emptyCluster, primary),
+      refOf(primary),
+      reconciler,
+      { now }
+    )
+    const observed = core.Simulator.observe(result.cluster, refOf(primary), reconciler)
+    if (!result.converged || observed === undefined) throw new Error("the bench state does not converge")
+    if (core.plan(reconciler, observed, now).actions.length !== 0)
+      throw new Error("the converged state plans actions")
+    return observed
+  }
 
 const scratchSnapshot = (children: number): Snapshot => ({
   primary: owner(children),
@@ -125,28 +142,62 @@ const scratchSnapshot = (children: number): Snapshot => ({
   get: () => undefined
 })
 
-/** Median µs per plan over `rounds` timed rounds, after warming up. */
-const measure = (observed: Snapshot): number => {
-  const budgetMs = 150
-  let iterations = 1
-  for (;;) {
-    const start = performance.now()
-    for (let i = 0; i < iterations; i++) plan(reconciler, observed, now)
-    if (performance.now() - start > budgetMs / 5) break
-    iterations *= 2
-  }
-  for (let i = 0; i < iterations * 2; i++) plan(reconciler, observed, now)
-  const samples: Array<number> = []
-  for (let round = 0; round < 9; round++) {
-    const start = performance.now()
-    for (let i = 0; i < iterations; i++) plan(reconciler, observed, now)
-    samples.push(((performance.now() - start) * 1000) / iterations)
-  }
+type Planner = (observed: Snapshot) => unknown
+
+const planner: Planner = (observed) => plan(reconciler, observed, now)
+
+/** The baseline's package, when `BENCH_BASELINE` names one. */
+const baselineCore: Core | undefined = await (async () => {
+  const path = process.env.BENCH_BASELINE
+  if (path === undefined || path === "") return undefined
+  return (await import(path)) as Core
+})()
+const baseline: Planner | undefined =
+  baselineCore === undefined ? undefined : (observed) => baselineCore.plan(reconciler, observed, now)
+
+const convergedSnapshot = (children: number): Snapshot => {
+  if (baselineCore !== undefined) convergedSnapshotBy(baselineCore)(children)
+  return convergedSnapshotBy({ plan, Simulator })(children)
+}
+
+const median = (samples: Array<number>): number => {
   samples.sort((a, b) => a - b)
   return samples[Math.floor(samples.length / 2)] ?? Number.NaN
 }
 
+/**
+ * Median µs per plan of each planner over 9 timed rounds, after warming up; with two planners,
+ * their rounds alternate, and `ratio` is the median of the rounds' ratios (the second to the first).
+ */
+const measure = (
+  observed: Snapshot,
+  planners: ReadonlyArray<Planner>
+): { readonly perPlan: ReadonlyArray<number>; readonly ratio: number } => {
+  const budgetMs = 150
+  let iterations = 1
+  for (;;) {
+    const start = performance.now()
+    for (let i = 0; i < iterations; i++) for (const run of planners) run(observed)
+    if (performance.now() - start > budgetMs / 5) break
+    iterations *= 2
+  }
+  for (let i = 0; i < iterations * 2; i++) for (const run of planners) run(observed)
+  const samples = planners.map((): Array<number> => [])
+  const ratios: Array<number> = []
+  for (let round = 0; round < 9; round++) {
+    const times = planners.map((run) => {
+      const start = performance.now()
+      for (let i = 0; i < iterations; i++) run(observed)
+      return ((performance.now() - start) * 1000) / iterations
+    })
+    for (const [i, time] of times.entries()) samples[i]?.push(time)
+    ratios.push((times[times.length - 1] ?? Number.NaN) / (times[0] ?? Number.NaN))
+  }
+  return { perPlan: samples.map(median), ratio: median(ratios) }
+}
+
 const sizes = [10, 100, 1000]
+const planners = baseline === undefined ? [planner] : [baseline, planner]
 const rows: Array<Array<string>> = []
 for (const [label, snapshot] of [
   ["converged", convergedSnapshot],
@@ -154,19 +205,28 @@ for (const [label, snapshot] of [
 ] as const) {
   let base = Number.NaN
   for (const children of sizes) {
-    const perPlan = measure(snapshot(children))
+    const { perPlan: times, ratio } = measure(snapshot(children), planners)
+    const perPlan = times[times.length - 1] ?? Number.NaN
     if (children === sizes[0]) base = perPlan
     rows.push([
       label,
       String(children),
       perPlan.toFixed(1),
       (perPlan / children).toFixed(2),
-      `${(perPlan / base).toFixed(1)}× (${children / (sizes[0] ?? 1)}× children)`
+      `${(perPlan / base).toFixed(1)}× (${children / (sizes[0] ?? 1)}× children)`,
+      ...(baseline === undefined ? [] : [((times[0] ?? Number.NaN) / children).toFixed(2), ratio.toFixed(2)])
     ])
   }
 }
 
-const header = ["state", "children", "µs per plan", "µs per child", "vs 10 children"]
+const header = [
+  "state",
+  "children",
+  "µs per plan",
+  "µs per child",
+  "vs 10 children",
+  ...(baseline === undefined ? [] : ["baseline µs per child", "ratio to baseline"])
+]
 const widths = header.map((title, i) => Math.max(title.length, ...rows.map((row) => (row[i] ?? "").length)))
 const line = (cells: ReadonlyArray<string>) =>
   `| ${cells.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join(" | ")} |`
@@ -174,7 +234,7 @@ console.log(line(header))
 console.log(`|${widths.map((width) => "-".repeat(width + 2)).join("|")}|`)
 for (const row of rows) console.log(line(row))
 
-const converged10 = measure(convergedSnapshot(10))
+const converged10 = measure(convergedSnapshot(10), [planner]).perPlan[0] ?? Number.NaN
 const memory = process.memoryUsage()
 console.log(
   `\nA converged resync of 10,000 primaries with 10 children each: ~${((converged10 * 10_000) / 1000).toFixed(0)} ms of planning.`

@@ -9,10 +9,9 @@
  *   with equal length. Metadata compares labels, annotations and finalizers as subsets and owner
  *   references by UID; `status` is never compared (apply does not write it).
  * - ownership (`changeOf`): the controller has an `Apply` entry at all (an object it never applied
- *   cannot tell what it owns), and the digest of what it desires (`Digest`) is the one it stamped
- *   at its last apply. Equal digests mean nothing it owns can be unwanted (an apply's entry holds
- *   only the fields it sent, and other managers can only take fields away); a changed digest is a
- *   write, explained by the first owned field no longer desired (`ManagedFields.firstUnwanted`).
+ *   cannot tell what it owns), the digest of the lists it desires (`Digest`) is the one it stamped
+ *   at its last apply (inside an atomic list only the digest sees a key dropped), and it owns no
+ *   field it no longer desires (`ManagedFields.firstUnwanted`: the apply would remove it).
  *
  * Pure and allocation-free on the matching path: this runs for every child of every primary on
  * every resync. Must not decide what to do about a difference: that is `Plan`.
@@ -230,7 +229,8 @@ const metadataMatches = (desired: ObjectMeta, observed: ObjectMeta, trail: Trail
 }
 
 /** Top-level fields that are not compared as body: identity, metadata, and status (apply never writes it). */
-const notBody = new Set(["apiVersion", "kind", "metadata", "status"])
+const notBody = (key: string): boolean =>
+  key === "metadata" || key === "apiVersion" || key === "kind" || key === "status"
 
 const objectMatches = (
   desired: KubeObject,
@@ -253,7 +253,7 @@ const objectMatches = (
   if (!metadataMatches(d, o, trail)) return false
   const quantities = quantityFieldsOf(desired)
   for (const key in desired) {
-    if (notBody.has(key)) continue
+    if (notBody(key)) continue
     trail?.segments.push(key)
     const ok = matches(desired[key], observed[key], fieldOf(quantities, key), ownedField(owned, key), trail)
     trail?.segments.pop()
@@ -349,7 +349,7 @@ const firstExtra = (
   if (!Predicate.isObject(observed) || !Predicate.isObject(desired) || Array.isArray(observed))
     return undefined
   for (const key in observed) {
-    if (path.length === 0 && notBody.has(key)) continue
+    if (path.length === 0 && notBody(key)) continue
     if (!(key in desired)) return { path: [...path, key], value: observed[key] }
     const found = firstExtra(desired[key], observed[key], [...path, key])
     if (found !== undefined) return found

@@ -47,20 +47,36 @@ export const fnv1a64 = (text: string): string => {
   return (a >>> 0).toString(16).padStart(8, "0") + (b >>> 0).toString(16).padStart(8, "0")
 }
 
-/** Appends every list below `value` (whole, with its path) to `out`; maps are walked, lists not entered. */
-const collectLists = (value: unknown, path: string, out: Array<string>): void => {
+/**
+ * Appends every list below `value` (whole, with its path: `path` joined by dots) to `out`; maps
+ * are walked, lists not entered. A path's text is built only for a list found: most fields lead
+ * to none.
+ */
+const collectLists = (value: object, path: Array<string>, out: Array<string>): void => {
   if (Array.isArray(value)) {
-    out.push(path, JSON.stringify(value))
+    out.push(path.join("."), JSON.stringify(value))
     return
   }
-  if (value === null || typeof value !== "object") return
-  for (const key in value) collectLists((value as Record<string, unknown>)[key], `${path}.${key}`, out)
+  for (const key in value) {
+    const child = (value as Record<string, unknown>)[key]
+    if (child === null || typeof child !== "object") continue
+    path.push(key)
+    collectLists(child, path, out)
+    path.pop()
+  }
 }
 
 /** The digest of the lists `desired` holds outside its metadata (owner references and finalizers merge by key). */
 export const desiredDigest = (desired: KubeObject): string => {
   const lists: Array<string> = []
-  for (const key in desired) if (key !== "metadata") collectLists(desired[key], key, lists)
+  const path: Array<string> = []
+  for (const key in desired) {
+    const value = desired[key]
+    if (key === "metadata" || value === null || typeof value !== "object") continue
+    path.push(key)
+    collectLists(value, path, lists)
+    path.pop()
+  }
   return lists.length === 0 ? noListsDigest : fnv1a64(lists.join("\n"))
 }
 

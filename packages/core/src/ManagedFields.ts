@@ -51,7 +51,7 @@ const unrecordedMetadata: ReadonlySet<string> = new Set([
 ])
 
 /** Top-level fields never recorded: the type fields, and `status` (written through its own subresource). */
-const unrecordedTop: ReadonlySet<string> = new Set(["apiVersion", "kind", "status"])
+const unrecordedTop = (name: string): boolean => name === "apiVersion" || name === "kind" || name === "status"
 
 /**
  * The fields `manager` owns on `object` through server-side apply (its `Apply` entry on the main
@@ -218,7 +218,7 @@ const segmentValueOf = remembered((segment) => parseSegment(segment.slice(2)))
 /** Whether an `f:` field at `level` is never the controller's to desire (so never unwanted). */
 const unrecordedAt = (level: Level, name: string): boolean =>
   level === "top"
-    ? unrecordedTop.has(name)
+    ? unrecordedTop(name)
     : level === "metadata"
       ? unrecordedMetadata.has(name)
       : // A manager's own digest annotation is added by the planner, not by the controller.
@@ -231,6 +231,7 @@ const unrecordedAt = (level: Level, name: string): boolean =>
  * Slices nothing on the matching path: it runs for every field of every child on every resync.
  */
 const unwanted = (owned: FieldsV1, desired: unknown, segments: Array<string>, level: Level): boolean => {
+  if (typeof desired !== "object" || desired === null) return false
   const isMap = Predicate.isObject(desired) && !Array.isArray(desired)
   for (const segment in owned) {
     if (segment.charCodeAt(1) !== colon) continue
@@ -255,7 +256,6 @@ const unwanted = (owned: FieldsV1, desired: unknown, segments: Array<string>, le
     } else if (tag === tagI) {
       next = desired[Number(segment.slice(2))]
     } else continue
-    const below = owned[segment] as FieldsV1
     // Annotations the controller does not set may still hold the planner's digest: look inside.
     if (absent(next)) {
       if (nextLevel !== "annotations") {
@@ -264,8 +264,10 @@ const unwanted = (owned: FieldsV1, desired: unknown, segments: Array<string>, le
       }
       next = {}
     }
+    // Below a scalar nothing is unwanted (the shapes disagree, or it is a leaf): no walk needed.
+    if (typeof next !== "object" || next === null) continue
     segments.push(segment)
-    if (unwanted(below, next, segments, nextLevel)) return true
+    if (unwanted(owned[segment] as FieldsV1, next, segments, nextLevel)) return true
     segments.pop()
   }
   return false
@@ -368,7 +370,7 @@ export const fieldsOf = (object: KubeObject): FieldsV1 => {
   const types = listTypesOf(object)
   const out: Record<string, FieldsV1> = {}
   for (const key in object) {
-    if (unrecordedTop.has(key)) continue
+    if (unrecordedTop(key)) continue
     const value = object[key]
     if (absent(value)) continue
     if (key === "metadata") {

@@ -136,8 +136,10 @@ export const isControlledBy = (object: KubeObject, owner: KubeObject): boolean =
 }
 
 /** The UID of the object's controller, if it has one. */
-export const controllerUidOf = (object: KubeObject): string | undefined =>
-  object.metadata.ownerReferences?.find((ref) => ref.controller === true)?.uid
+export const controllerUidOf = (object: KubeObject): string | undefined => {
+  for (const ref of object.metadata.ownerReferences ?? []) if (ref.controller === true) return ref.uid
+  return undefined
+}
 
 export const isDeleting = (object: KubeObject): boolean => object.metadata.deletionTimestamp !== undefined
 
@@ -154,13 +156,14 @@ export const isNamespace = (object: KubeObject): boolean =>
  */
 export const ownedBy = <A extends KubeObject>(primary: KubeObject, object: A, managedBy: string): A => {
   const reference = controllerReference(primary)
-  const others = (object.metadata.ownerReferences ?? []).filter((ref) => ref.uid !== reference.uid)
+  const held = object.metadata.ownerReferences
   return {
     ...object,
     metadata: {
       ...object.metadata,
       labels: { ...object.metadata.labels, [managedByLabel]: managedBy },
-      ownerReferences: [...others, reference]
+      ownerReferences:
+        held === undefined ? [reference] : [...held.filter((ref) => ref.uid !== reference.uid), reference]
     }
   }
 }

@@ -126,18 +126,21 @@ interface Keyed {
   readonly position: number
 }
 
-/** Keys objects for ordering by `owned`, the reconciler's kinds in the order it creates them. */
+/** The position of the object's type in `owned`, the reconciler's kinds in the order it creates them (after them all when absent). */
+const positionOf = (owned: ReadonlyArray<ResourceType>, object: KubeObject): number => {
+  const position = owned.findIndex((type) => isOfType(object, type))
+  return position === -1 ? owned.length : position
+}
+
+/** Keys objects for ordering by `owned`. */
 const keyedBy =
   (owned: ReadonlyArray<ResourceType>) =>
-  (object: KubeObject): Keyed => {
-    const position = owned.findIndex((type) => isOfType(object, type))
-    return {
-      object,
-      key: keyOf(object),
-      rank: rankOf(object),
-      position: position === -1 ? owned.length : position
-    }
-  }
+  (object: KubeObject): Keyed => ({
+    object,
+    key: keyOf(object),
+    rank: rankOf(object),
+    position: positionOf(owned, object)
+  })
 
 /**
  * Writes in creation order: Namespaces, cluster-scoped, namespaced; within a rank, kinds in the
@@ -153,6 +156,18 @@ const creationOrder = (a: Keyed, b: Keyed): number =>
         : a.key > b.key
           ? 1
           : 0
+
+/** Sorts `items` into creation order by the object each is about; a list of one or none as it is. */
+const creationOrderOf =
+  (owned: ReadonlyArray<ResourceType>) =>
+  <A>(items: ReadonlyArray<A>, objectOf: (item: A) => KubeObject): ReadonlyArray<A> => {
+    if (items.length < 2) return items
+    const keyed = keyedBy(owned)
+    return items
+      .map((item) => ({ item, keyed: keyed(objectOf(item)) }))
+      .sort((a, b) => creationOrder(a.keyed, b.keyed))
+      .map((entry) => entry.item)
+  }
 
 /** Deletes in the reverse: namespaced objects first (the last of `owned` first), Namespaces last. */
 const deletionOrder = (a: Keyed, b: Keyed): number => creationOrder(b, a)
@@ -382,43 +397,56 @@ const planLive = <P extends KubeObject, D>(
     actions.push(Action.AddFinalizer({ ref: primaryRef, uid, finalizer: reconciler.finalizer }))
   }
 
-  const entries = desired.objects.map(keyedBy(reconciler.owned)).sort(creationOrder)
-  const desiredKeys = new Set<ObjectKey>()
   /** The observed objects found at desired keys: an owned object among them is desired without building its key. */
   const found = new Set<KubeObject>()
+  /** The desired keys where nothing is found. */
+  const absentKeys = new Set<ObjectKey>()
   const conflictedNamespaces = new Set<string>()
   /** Namespaces of ours on their way out, with when their deletion began. */
   const terminatingNamespaces = new Map<string, string | undefined>()
-  const conflicts: Array<Conflict> = []
-  const blocked: Array<KubeObject> = []
-  const created: Array<KubeObject> = []
-  const updated: Array<KubeObject> = []
+  /** In desired order, as found; sorted into creation order below, like the applies. */
+  const conflictsFound: Array<Conflict> = []
+  const blockedFound: Array<KubeObject> = []
+  /** The children to apply, in desired order: sorted into creation order once they are known (few or none on a resync). */
+  const applies: Array<Keyed & { readonly create: boolean; readonly uid?: string | undefined }> = []
   /** What the primary waits on to be gone, by when its deletion began. */
   const waitingSince: Array<string | undefined> = []
 
-  for (const { object, key } of entries) {
-    if (desiredKeys.has(key)) continue
-    desiredKeys.add(key)
+  const visit = (object: KubeObject): void => {
+    const key = keyOf(object)
+    const current = snapshot.get(refOf(object), key)
+    // A key desired twice: the first in desired order counts.
+    if (current === undefined) {
+      if (absentKeys.has(key)) return
+      absentKeys.add(key)
+    } else {
+      if (found.has(current)) return
+      found.add(current)
+    }
     checkOwnable(primary, object, reconciler)
     const namespace = object.metadata.namespace
     if (namespace !== undefined && namespace !== "") {
       if (conflictedNamespaces.has(namespace)) {
-        blocked.push(object)
-        continue
+        blockedFound.push(object)
+        return
       }
       if (terminatingNamespaces.has(namespace)) {
         waitingSince.push(terminatingNamespaces.get(namespace))
-        continue
+        return
       }
     }
-    const current = snapshot.get(refOf(object))
-    if (current !== undefined) found.add(current)
     if (current === undefined) {
-      // Every applied child carries the digest of what is desired of it (`Digest`).
-      actions.push(Action.Apply({ object: withDesiredDigest(object, reconciler.name), create: true }))
-      created.push(object)
-    } else if (controllerUidOf(current) !== uid || uid === "") {
-      conflicts.push({ desired: object, existing: current })
+      applies.push({
+        object,
+        key,
+        rank: rankOf(object),
+        position: positionOf(reconciler.owned, object),
+        create: true
+      })
+      return
+    }
+    if (controllerUidOf(current) !== uid || uid === "") {
+      conflictsFound.push({ desired: object, existing: current })
       if (isNamespace(object)) conflictedNamespaces.add(object.metadata.name)
     } else if (isDeleting(current)) {
       // Ours but on its way out: wait for it to go, then create it afresh.
@@ -426,22 +454,46 @@ const planLive = <P extends KubeObject, D>(
       if (isNamespace(object))
         terminatingNamespaces.set(object.metadata.name, current.metadata.deletionTimestamp)
     } else if (needsApply(object, current, reconciler.name)) {
-      actions.push(
-        Action.Apply({
-          object: withDesiredDigest(object, reconciler.name),
-          create: false,
-          uid: current.metadata.uid
-        })
-      )
-      updated.push(object)
+      applies.push({
+        object,
+        key,
+        rank: rankOf(object),
+        position: positionOf(reconciler.owned, object),
+        create: false,
+        uid: current.metadata.uid
+      })
+    }
+  }
+  // Namespaces first: what is inside a Namespace in conflict or on its way out waits for it.
+  for (const object of desired.objects) if (isNamespace(object)) visit(object)
+  for (const object of desired.objects) if (!isNamespace(object)) visit(object)
+
+  const inCreationOrder = creationOrderOf(reconciler.owned)
+  const conflicts = inCreationOrder(conflictsFound, (conflict) => conflict.desired)
+  const blocked = inCreationOrder(blockedFound, (object) => object)
+  const created: Array<KubeObject> = []
+  const updated: Array<KubeObject> = []
+  for (const apply of applies.sort(creationOrder)) {
+    // Every applied child carries the digest of what is desired of it (`Digest`).
+    const object = withDesiredDigest(apply.object, reconciler.name)
+    if (apply.create) {
+      actions.push(Action.Apply({ object, create: true }))
+      created.push(apply.object)
+    } else {
+      actions.push(Action.Apply({ object, create: false, uid: apply.uid }))
+      updated.push(apply.object)
     }
   }
 
   const retain = desired.retain ?? []
   const goingNamespaces = new Set<string>()
   const candidates: Array<KubeObject> = []
+  /** Every desired key: built only when an owned object was not found at one (something to delete). */
+  let desiredKeys: ReadonlySet<ObjectKey> | undefined
   for (const object of owned) {
-    if (found.has(object) || desiredKeys.has(keyOf(object))) continue
+    if (found.has(object)) continue
+    desiredKeys ??= new Set(desired.objects.map(keyOf))
+    if (desiredKeys.has(keyOf(object))) continue
     if (retain.some((type) => isOfType(object, type))) continue
     if (isNamespace(object)) goingNamespaces.add(object.metadata.name)
     if (!isDeleting(object)) candidates.push(object)

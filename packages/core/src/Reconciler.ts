@@ -15,8 +15,11 @@ export interface Snapshot {
   readonly primary: KubeObject
   /** Every cached object whose controller owner reference is the primary's UID, of any owned type. */
   readonly owned: ReadonlyArray<KubeObject>
-  /** Any cached object by reference, owned or not. */
-  readonly get: (ref: ObjectRef) => KubeObject | undefined
+  /**
+   * Any cached object by reference, owned or not. `key`, when given, is `keyOfRef(ref)`: a caller
+   * that has built it already (the planner, for every desired child) saves building it again.
+   */
+  readonly get: (ref: ObjectRef, key?: ObjectKey) => KubeObject | undefined
 }
 
 /** What a reconciler sees: the snapshot with its primary decoded, and typed reads of other objects. */

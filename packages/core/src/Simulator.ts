@@ -542,7 +542,7 @@ export const observe = (
     }
   }
   const objects = cluster.objects
-  return { primary, owned, get: (ref) => objects.get(keyOfRef(ref)) }
+  return { primary, owned, get: (ref, key) => objects.get(key ?? keyOfRef(ref)) }
 }
 
 /** One reconcile of a convergence run. */

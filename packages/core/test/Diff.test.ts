@@ -223,6 +223,31 @@ describe("desiredDigest", () => {
       desiredDigest(limits({ cpu: "1", memory: "1Gi" })),
       desiredDigest(limits({ cpu: "1" }))
     )
+    // The value is stamped on every child in every cluster: a different digest for the same desired
+    // object would re-apply every child of every primary on upgrade. These are the values since
+    // the digest was introduced.
+    const policy = {
+      apiVersion: "networking.k8s.io/v1",
+      kind: "NetworkPolicy",
+      metadata: { name: "deny", namespace: "t-a", labels: { x: "y" } },
+      spec: {
+        podSelector: {},
+        policyTypes: ["Ingress", "Egress"],
+        ingress: [
+          {
+            from: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "istio-system" } } }]
+          }
+        ],
+        egress: [{ ports: [{ port: 53, protocol: "UDP" }] }]
+      }
+    }
+    assert.strictEqual(desiredDigest(policy), "6e0e7bf62b6e5e74")
+    const dotted = {
+      ...object,
+      spec: { limits: [{ type: "Container", max: { cpu: "2" }, "a.b": null }] },
+      data: { "x.y": { z: [1] } }
+    }
+    assert.strictEqual(desiredDigest(dotted), "aa383f296c26b343")
     // Outside lists the managed-fields record judges: no serialisation, the same digest.
     assert.strictEqual(desiredDigest(object), desiredDigest({ ...object, data: { a: "1" } }))
     assert.strictEqual(

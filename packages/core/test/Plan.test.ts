@@ -533,6 +533,25 @@ describe("plan: events and determinism", () => {
     assert.match(message, /and \d+ more$/)
   })
 
+  it("plans a child desired twice once, as desired first: on creation and once it exists", () => {
+    const acme = tenant("acme", { configMaps: ["a"] })
+    const twice: Reconciler<Tenant, Tenant> = {
+      ...reconciler,
+      desired: (decision, observed) => {
+        const desired = reconciler.desired(decision, observed)
+        const second = desiredConfigMap(acme, "a")
+        return { ...desired, objects: [...desired.objects, { ...second, data: { other: "value" } }] }
+      }
+    }
+    const created = planFor(withPrimary(acme), acme, twice)
+    const applies = created.actions.filter((action) => action._tag === "Apply")
+    const ofA = applies.filter((action) => keyOf(action.object) === "/ConfigMap/t-acme/a")
+    assert.strictEqual(ofA.length, 1)
+    assert.deepStrictEqual(ofA[0]?.object.data, { tenant: "acme", name: "a" })
+    // Converged as desired first: the later duplicate is no reason to write.
+    assert.deepStrictEqual(planFor(ready(withPrimary(acme), acme), acme, twice, later).actions, [])
+  })
+
   it("does not depend on the order of owned objects or of desired()", () => {
     const acme = tenant("acme", { configMaps: ["a", "b", "c"], clusterRole: true })
     const cluster = ready(withPrimary(acme), acme)

@@ -4,10 +4,11 @@
  * the same way. Reads caches only; never the API server.
  */
 import {
-  groupOf,
+  isInGroup,
   type KubeObject,
   keyOfRef,
   managedByLabel,
+  type ObjectKey,
   type ObjectRef,
   type Reconciler,
   type ResourceType,
@@ -76,16 +77,30 @@ export interface Caches {
 export const caches = <P extends KubeObject, D>(
   byType: ReadonlyMap<string, CacheView>,
   reconciler: Reconciler<P, D>
-): Caches => ({
-  of: (apiVersion, kind) => byType.get(`${groupOf(apiVersion)}/${kind}`),
-  owned: reconciler.owned.flatMap((type) => byType.get(typeKey(type)) ?? [])
-})
+): Caches => {
+  // By kind, then group: looked up for every desired child of every reconcile, so without building a key.
+  const byKind = new Map<string, Array<{ readonly group: string; readonly cache: CacheView }>>()
+  for (const [key, cache] of byType) {
+    const slash = key.indexOf("/")
+    const kind = key.slice(slash + 1)
+    const groups = byKind.get(kind) ?? []
+    groups.push({ group: key.slice(0, slash), cache })
+    byKind.set(kind, groups)
+  }
+  return {
+    of: (apiVersion, kind) => {
+      for (const entry of byKind.get(kind) ?? []) if (isInGroup(apiVersion, entry.group)) return entry.cache
+      return undefined
+    },
+    owned: reconciler.owned.flatMap((type) => byType.get(typeKey(type)) ?? [])
+  }
+}
 
 export const observe = (primary: KubeObject, from: Caches): Snapshot => {
   const uid = primary.metadata.uid
   return {
     primary,
     owned: uid === undefined ? [] : from.owned.flatMap((cache) => cache.ownedBy(uid)),
-    get: (ref: ObjectRef) => from.of(ref.apiVersion, ref.kind)?.get(keyOfRef(ref))
+    get: (ref: ObjectRef, key?: ObjectKey) => from.of(ref.apiVersion, ref.kind)?.get(key ?? keyOfRef(ref))
   }
 }
