@@ -39,7 +39,6 @@ import { finalizerState, finalizerStep } from "./Finalizer.ts"
 import {
   apiVersionOf,
   controllerUidOf,
-  describeRef,
   isDeleting,
   isNamespace,
   isOfType,
@@ -47,13 +46,20 @@ import {
   keyOf,
   managedByLabel,
   type ObjectKey,
-  type ObjectRef,
   type ResourceType,
   refOf
 } from "./Object.ts"
+import { insideAny, planDeletion } from "./PlanDeletion.ts"
+import {
+  type ChildWrites,
+  conflictMessage,
+  eventReason,
+  nameOf,
+  refusalEvent,
+  summarizeWrites
+} from "./PlanEvents.ts"
 import type {
   Conflict,
-  DeletionHold,
   Desired,
   Observed,
   Outcome,
@@ -63,6 +69,19 @@ import type {
   StatusReport
 } from "./Reconciler.ts"
 import { statusToApply } from "./Status.ts"
+import { defaultWaitMillis, waitAfter } from "./Waiting.ts"
+import {
+  creationOrder,
+  creationOrderOf,
+  deletionOrder,
+  type Keyed,
+  keyedBy,
+  positionOf,
+  rankOf
+} from "./WriteOrder.ts"
+
+export { maxEventMessageLength, refusedEventReason, summarizeWrites } from "./PlanEvents.ts"
+export { defaultWaitMillis, maxWaitMillis, waitAfter } from "./Waiting.ts"
 
 export interface Plan<D = unknown> {
   /** In execution order; stop at the first failure. Empty when the primary has converged. */
@@ -72,169 +91,6 @@ export interface Plan<D = unknown> {
   readonly decision: D | undefined
   /** What the reconciler reported, before conditions are merged into the stored status (undefined without `status`). */
   readonly report: StatusReport | undefined
-}
-
-/** How long a waiting primary waits before it is looked at again, unless its reconciler says otherwise. */
-export const defaultWaitMillis = 5000
-
-/** Longest event message planned; longer summaries end with how many writes were left out. */
-export const maxEventMessageLength = 1024
-
-/** The longest a waiting primary goes without a look, however long it has waited (a watch event still wakes it at once). */
-export const maxWaitMillis = 300_000
-
-/**
- * When to look again at a primary that waits on things pending since `since` (RFC 3339 times;
- * `undefined` for one that has just begun, or whose start is unknown): as long again as the most
- * recent of them has taken, so the looks come 1, 2, 4, 8 … × `waitMillis` after it began (a
- * backoff that needs no memory between reconciles); at least `waitMillis`, at most
- * `maxWaitMillis`. Something stuck for an hour is looked at every five minutes, not every five
- * seconds; its going is a watch event, which wakes the primary at once anyway.
- */
-export const waitAfter = (
-  waitMillis: number,
-  since: ReadonlyArray<string | undefined>,
-  now: string
-): number => {
-  const nowMillis = Date.parse(now)
-  let latest = Number.NEGATIVE_INFINITY
-  for (const time of since) {
-    const millis = time === undefined ? Number.NaN : Date.parse(time)
-    if (Number.isNaN(millis) || Number.isNaN(nowMillis)) return waitMillis
-    latest = Math.max(latest, millis)
-  }
-  const elapsed = nowMillis - latest
-  return Math.min(Math.max(waitMillis, elapsed), Math.max(waitMillis, maxWaitMillis))
-}
-
-// ---------------------------------------------------------------------------------------------
-// Ordering
-
-/** 0: Namespaces, 1: other cluster-scoped objects, 2: namespaced objects. */
-const rankOf = (object: KubeObject): number =>
-  isNamespace(object)
-    ? 0
-    : object.metadata.namespace === undefined || object.metadata.namespace === ""
-      ? 1
-      : 2
-
-interface Keyed {
-  readonly object: KubeObject
-  readonly key: ObjectKey
-  readonly rank: number
-  /** The position of the object's type in the reconciler's `owned` (after them all when absent). */
-  readonly position: number
-}
-
-/** The position of the object's type in `owned`, the reconciler's kinds in the order it creates them (after them all when absent). */
-const positionOf = (owned: ReadonlyArray<ResourceType>, object: KubeObject): number => {
-  const position = owned.findIndex((type) => isOfType(object, type))
-  return position === -1 ? owned.length : position
-}
-
-/** Keys objects for ordering by `owned`. */
-const keyedBy =
-  (owned: ReadonlyArray<ResourceType>) =>
-  (object: KubeObject): Keyed => ({
-    object,
-    key: keyOf(object),
-    rank: rankOf(object),
-    position: positionOf(owned, object)
-  })
-
-/**
- * Writes in creation order: Namespaces, cluster-scoped, namespaced; within a rank, kinds in the
- * order of the reconciler's `owned`, then by key.
- */
-const creationOrder = (a: Keyed, b: Keyed): number =>
-  a.rank !== b.rank
-    ? a.rank - b.rank
-    : a.position !== b.position
-      ? a.position - b.position
-      : a.key < b.key
-        ? -1
-        : a.key > b.key
-          ? 1
-          : 0
-
-/** Sorts `items` into creation order by the object each is about; a list of one or none as it is. */
-const creationOrderOf =
-  (owned: ReadonlyArray<ResourceType>) =>
-  <A>(items: ReadonlyArray<A>, objectOf: (item: A) => KubeObject): ReadonlyArray<A> => {
-    if (items.length < 2) return items
-    const keyed = keyedBy(owned)
-    return items
-      .map((item) => ({ item, keyed: keyed(objectOf(item)) }))
-      .sort((a, b) => creationOrder(a.keyed, b.keyed))
-      .map((entry) => entry.item)
-  }
-
-/** Deletes in the reverse: namespaced objects first (the last of `owned` first), Namespaces last. */
-const deletionOrder = (a: Keyed, b: Keyed): number => creationOrder(b, a)
-
-// ---------------------------------------------------------------------------------------------
-// Event messages
-
-const nameOf = (object: KubeObject): string => describeRef(refOf(object))
-
-interface ChildWrites {
-  readonly created: ReadonlyArray<KubeObject>
-  readonly updated: ReadonlyArray<KubeObject>
-  readonly deleted: ReadonlyArray<KubeObject>
-}
-
-/** `Created` / `Updated` / `Deleted` when only one kind of write happened, `Reconciled` otherwise. */
-const eventReason = (writes: ChildWrites): string => {
-  const kinds = [writes.created, writes.updated, writes.deleted].filter((list) => list.length > 0).length
-  if (kinds > 1) return "Reconciled"
-  if (writes.created.length > 0) return "Created"
-  if (writes.updated.length > 0) return "Updated"
-  return "Deleted"
-}
-
-/** Summarises writes as `created Namespace t-a, ConfigMap t-a/x; deleted ConfigMap t-a/old`, within `limit` characters. */
-export const summarizeWrites = (writes: ChildWrites, limit: number = maxEventMessageLength): string => {
-  const parts: Array<string> = []
-  let length = 0
-  let left = 0
-  const groups: ReadonlyArray<readonly [string, ReadonlyArray<KubeObject>]> = [
-    ["created", writes.created],
-    ["updated", writes.updated],
-    ["deleted", writes.deleted]
-  ]
-  for (const [verb, objects] of groups) {
-    if (objects.length === 0) continue
-    const names: Array<string> = []
-    for (const object of objects) {
-      const name = nameOf(object)
-      // Keep room for the "; …" separators and the "and N more" tail.
-      if (left > 0 || length + name.length + verb.length + 24 > limit) {
-        left++
-        continue
-      }
-      names.push(name)
-      length += name.length + 2
-    }
-    if (names.length > 0) {
-      parts.push(`${verb} ${names.join(", ")}`)
-      length += verb.length + 3
-    }
-  }
-  const summary = parts.join("; ")
-  return left > 0 ? `${summary}${summary === "" ? "" : " "}and ${left} more` : summary
-}
-
-/** `message`, cut to the event size limit. */
-const eventMessage = (message: string): string =>
-  message.length > maxEventMessageLength ? `${message.slice(0, maxEventMessageLength - 1)}…` : message
-
-const conflictMessage = (primary: KubeObject, conflicts: ReadonlyArray<Conflict>): string => {
-  const names = conflicts.map((conflict) => nameOf(conflict.existing))
-  const shown = names.slice(0, 10).join(", ")
-  const more = names.length > 10 ? ` and ${names.length - 10} more` : ""
-  return eventMessage(
-    `${shown}${more} already exist${names.length === 1 ? "s" : ""} and ${names.length === 1 ? "is" : "are"} not controlled by ${primary.kind} ${primary.metadata.name}; left untouched`
-  )
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -256,7 +112,6 @@ const defaultInvalidReport = (problem: InvalidObject): StatusReport => ({
 // ---------------------------------------------------------------------------------------------
 // The plan
 
-/** The owned objects the primary really controls: a loose cache index must never widen what may be deleted. */
 /**
  * The children of this controller: controlled by the primary (`uid`) and not labelled as another
  * controller's (`managedBy`: an object without the label, say from an older version, is still
@@ -275,16 +130,6 @@ const controlled = (
         const label = object.metadata.labels?.[managedByLabel]
         return label === undefined || label === managedBy
       })
-
-/** Namespaced objects whose namespace is in `namespaces` go with it, so need no delete of their own. */
-const insideAny = (object: KubeObject, namespaces: ReadonlySet<string>): boolean =>
-  object.metadata.namespace !== undefined && namespaces.has(object.metadata.namespace)
-
-const sortedByKey = (objects: ReadonlyArray<KubeObject>): ReadonlyArray<KubeObject> =>
-  objects
-    .map((object) => ({ object, key: keyOf(object) }))
-    .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
-    .map((entry) => entry.object)
 
 /** The reconciler's view of a snapshot at `now` (RFC 3339): its primary decoded, and typed reads of any cached object. */
 export const observedOf = <P extends KubeObject>(
@@ -554,106 +399,6 @@ const planLive = <P extends KubeObject, D>(
   return { actions, outcome, decision, report: reported }
 }
 
-const planDeletion = <P extends KubeObject, D>(
-  reconciler: Reconciler<P, D>,
-  snapshot: Snapshot,
-  owned: ReadonlyArray<KubeObject>,
-  uid: string,
-  now: string,
-  report: (outcome: Outcome) => StatusReport | undefined,
-  held: DeletionHold | undefined,
-  refused: Refusal | undefined
-): Plan<D> => {
-  const primary = snapshot.primary
-  const primaryRef: ObjectRef = refOf(primary)
-  const remaining = sortedByKey(owned)
-  const outcome: Outcome = {
-    snapshot,
-    desired: undefined,
-    conflicts: [],
-    blocked: [],
-    deleting: true,
-    remaining,
-    held,
-    refused
-  }
-  const step = finalizerStep(finalizerState(primary, reconciler.finalizer, remaining))
-  const finalizer = reconciler.finalizer
-  if (finalizer === undefined || !(step.deleteChildren || step.removeFinalizer))
-    return { actions: [], outcome, decision: undefined, report: undefined }
-
-  const actions: Array<Action> = []
-  const goingNamespaces = new Set<string>()
-  for (const object of remaining) if (isNamespace(object)) goingNamespaces.add(object.metadata.name)
-  const deleted =
-    step.deleteChildren && held === undefined
-      ? remaining
-          .filter((object) => !isDeleting(object) && !insideAny(object, goingNamespaces))
-          .map(keyedBy(reconciler.owned))
-          .sort(deletionOrder)
-          .map((entry) => entry.object)
-      : []
-  for (const object of deleted) {
-    actions.push(Action.Delete({ ref: refOf(object), uid: object.metadata.uid ?? "" }))
-  }
-
-  // A primary about to lose its last finalizer is gone the moment it does: no status for it.
-  const lastFinalizer = (primary.metadata.finalizers ?? []).every((name) => name === finalizer)
-  const reported = report(outcome)
-  const status =
-    step.removeFinalizer && lastFinalizer ? undefined : statusToApply(reported, primary, now, reconciler.name)
-  if (status !== undefined) actions.push(Action.ApplyStatus({ ref: primaryRef, uid, status }))
-  if (deleted.length > 0) {
-    const writes: ChildWrites = { created: [], updated: [], deleted }
-    actions.push(
-      Action.Event({
-        regarding: primaryRef,
-        uid,
-        type: "Normal",
-        reason: "Deleted",
-        message: summarizeWrites(writes)
-      })
-    )
-  }
-  // A hold is announced once, with the status change that records it, not on every look.
-  if (held !== undefined && status !== undefined) {
-    actions.push(
-      Action.Event({
-        regarding: primaryRef,
-        uid,
-        type: "Warning",
-        reason: held.reason,
-        message: eventMessage(held.message)
-      })
-    )
-  }
-  if (refused !== undefined && status !== undefined) actions.push(refusalEvent(primaryRef, uid, refused))
-  if (step.removeFinalizer) {
-    actions.push(Action.RemoveFinalizer({ ref: primaryRef, uid, finalizer }))
-  } else if (step.waitForChildren) {
-    const base = reconciler.waitMillis ?? defaultWaitMillis
-    const since =
-      held !== undefined
-        ? [primary.metadata.deletionTimestamp]
-        : remaining.map((object) => pendingSince(object, remaining))
-    actions.push(Action.Requeue({ afterMillis: waitAfter(base, since, now) }))
-  }
-  return { actions, outcome, decision: undefined, report: reported }
-}
-
-/** The reason of the Warning event that announces a refused write. */
-export const refusedEventReason = "WriteRefused"
-
-/** A refused write is announced once, with the status change that records it. */
-const refusalEvent = (regarding: ObjectRef, uid: string, refused: Refusal): Action =>
-  Action.Event({
-    regarding,
-    uid,
-    type: "Warning",
-    reason: refusedEventReason,
-    message: eventMessage(`${describeRef(refused.ref)}: ${refused.reason}: ${refused.message}`)
-  })
-
 /** A desired object this primary cannot own: a reconciler bug, refused before anything is written. */
 export class InvalidOwnership extends Error {
   override readonly name = "InvalidOwnership"
@@ -687,16 +432,4 @@ const checkOwnable = <P extends KubeObject, D>(
         ? `${object.metadata.name}: a namespaced owner cannot own a cluster-scoped object`
         : `${namespace}/${object.metadata.name}: owner references never cross namespaces`)
   )
-}
-
-/**
- * When an owned object's going began: its own deletion, or its namespace's (the namespace
- * controller deletes what is inside); `undefined` while neither has begun.
- */
-const pendingSince = (object: KubeObject, remaining: ReadonlyArray<KubeObject>): string | undefined => {
-  if (object.metadata.deletionTimestamp !== undefined) return object.metadata.deletionTimestamp
-  const namespace = object.metadata.namespace
-  if (namespace === undefined || namespace === "") return undefined
-  return remaining.find((other) => isNamespace(other) && other.metadata.name === namespace)?.metadata
-    .deletionTimestamp
 }
