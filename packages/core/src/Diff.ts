@@ -369,6 +369,23 @@ export const contains = (desired: unknown, observed: unknown): boolean =>
   matches(desired, observed, undefined, undefined, undefined)
 
 /**
+ * Whether `after` differs from `before` in nothing but its `status` (and the `resourceVersion`
+ * every write moves): a controller reporting on the object, not anyone changing it.
+ */
+export const onlyStatusChanged = (before: KubeObject, after: KubeObject): boolean =>
+  equalApartFrom(before, after, (key) => key === "status" || key === "metadata") &&
+  equalApartFrom(before.metadata, after.metadata, (key) => key === "resourceVersion")
+
+/** Whether two JSON maps are equal apart from the fields `ignored` names. */
+const equalApartFrom = (a: object, b: object, ignored: (key: string) => boolean): boolean => {
+  const x = a as Readonly<Record<string, unknown>>
+  const y = b as Readonly<Record<string, unknown>>
+  for (const key in x) if (!ignored(key) && !jsonEqual(x[key], y[key])) return false
+  for (const key in y) if (!ignored(key) && !(key in x) && y[key] !== undefined) return false
+  return true
+}
+
+/**
  * Exact JSON equality: same scalars, same list lengths and elements, same map keys; a key whose
  * value is `undefined` counts as absent (it does not survive JSON). Used for status, which the
  * controller owns whole.

@@ -166,6 +166,14 @@ export interface Reconciler<P extends KubeObject = KubeObject, D = unknown> {
    */
   readonly owned: ReadonlyArray<ResourceType>
   /**
+   * The owned kinds whose `status` it reads (in `decide`, `desired`, `status` or `holdDeletion`).
+   * A change to an object of another owned kind that leaves all but its status as it was (another
+   * controller reporting on it: the quota controller on a ResourceQuota) cannot change the plan
+   * (the planner never compares status), so it requeues nothing. Undefined: every owned kind, so
+   * any change requeues. A reconciler that starts reading a kind's status must list the kind.
+   */
+  readonly readsStatusOf?: ReadonlyArray<ResourceType> | undefined
+  /**
    * The `app.kubernetes.io/managed-by` value every desired child carries (`ownedBy` stamps it):
    * the runtime watches owned kinds through it, so it caches its own children and nothing else
    * of their kinds. An object the primary controls that carries another value is another

@@ -9,6 +9,7 @@ import {
   fnv1a64,
   jsonEqual,
   type KubeObject,
+  onlyStatusChanged,
   withDesiredDigest
 } from "../src/index.ts"
 
@@ -206,6 +207,35 @@ describe("contains and jsonEqual", () => {
     assert.isFalse(jsonEqual({ a: 1 }, { a: 1, b: 2 }))
     assert.isFalse(jsonEqual([1, 2], [2, 1]))
     assert.isFalse(jsonEqual({}, []))
+  })
+})
+
+describe("onlyStatusChanged", () => {
+  it("is true when nothing but the status and the resourceVersion moved, false for any other change", () => {
+    const quota = {
+      apiVersion: "v1",
+      kind: "ResourceQuota",
+      metadata: { name: "quota", namespace: "t-a", resourceVersion: "10", labels: { a: "1" } },
+      spec: { hard: { pods: "10" } },
+      status: { used: { pods: "0" } }
+    }
+    const moved = (change: object) => ({ ...quota, ...change })
+    const metadata = (change: object) => moved({ metadata: { ...quota.metadata, ...change } })
+    assert.isTrue(onlyStatusChanged(quota, moved({ metadata: { ...quota.metadata, resourceVersion: "11" } })))
+    assert.isTrue(
+      onlyStatusChanged(
+        quota,
+        moved({ status: { used: { pods: "1" } }, metadata: { ...quota.metadata, resourceVersion: "11" } })
+      )
+    )
+    assert.isTrue(onlyStatusChanged(quota, { ...quota, status: undefined }))
+    assert.isFalse(onlyStatusChanged(quota, moved({ spec: { hard: { pods: "11" } } })))
+    assert.isFalse(onlyStatusChanged(quota, moved({ extra: true })))
+    assert.isFalse(onlyStatusChanged(moved({ extra: true }), quota))
+    assert.isFalse(onlyStatusChanged(quota, metadata({ labels: { a: "2" } })))
+    assert.isFalse(onlyStatusChanged(quota, metadata({ deletionTimestamp: "2026-01-01T00:00:00Z" })))
+    assert.isFalse(onlyStatusChanged(quota, metadata({ finalizers: ["x"] })))
+    assert.isFalse(onlyStatusChanged(metadata({ finalizers: ["x"] }), quota))
   })
 })
 

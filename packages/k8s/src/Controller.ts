@@ -11,7 +11,9 @@
  *
  * Events that requeue a primary, with the reason logged by its reconcile:
  * - the primary itself changed (an unchanged object re-delivered by a relist: low priority);
- * - an object of an owned type changed whose controller reference names the primary's kind;
+ * - an object of an owned type changed whose controller reference names the primary's kind
+ *   (unless only its status changed and the reconciler does not read that kind's status:
+ *   `readsStatusOf`);
  * - an object of a referenced type changed: the primaries indexed under its key by the
  *   reference's `refersTo` (an index of the primaries' cache, never a scan).
  *
@@ -31,6 +33,7 @@ import {
   keyOf,
   keyOfType,
   type ObjectKey,
+  onlyStatusChanged,
   Reconcile,
   type Reconciler,
   type ResourceType,
@@ -126,6 +129,13 @@ export const make = Effect.fnUntraced(function* <P extends KubeObject, D>(
 
   // Changes → primary keys.
   const isOwned = (type: ResourceType) => reconciler.owned.some((owned) => typeKey(owned) === typeKey(type))
+  /** A change to nothing but the status of an owned object whose status the reconciler does not read. */
+  const statusOnly = (type: ResourceType, change: Change): boolean =>
+    change.before !== undefined &&
+    change.after !== undefined &&
+    reconciler.readsStatusOf !== undefined &&
+    !reconciler.readsStatusOf.some((read) => typeKey(read) === typeKey(type)) &&
+    onlyStatusChanged(change.before, change.after)
   const enqueueFor = (type: ResourceType, change: Change): void => {
     const object = change.after ?? change.before
     if (object === undefined) return
@@ -134,7 +144,7 @@ export const make = Effect.fnUntraced(function* <P extends KubeObject, D>(
       return
     }
     if (change.unchanged) return
-    if (isOwned(type)) {
+    if (isOwned(type) && !statusOnly(type, change)) {
       for (const candidate of [change.before, change.after]) {
         const owner = candidate?.metadata.ownerReferences?.find(
           (ref) =>
@@ -179,7 +189,6 @@ export const make = Effect.fnUntraced(function* <P extends KubeObject, D>(
     yield* Effect.annotateCurrentSpan({ controller: reconciler.name, key, reason })
     if (primaries.cache.get(key) === undefined) return Outcome.done
     const nowMillis = yield* Clock.currentTimeMillis
-    const eventTime = formatMicroTime(nowMillis)
     const reconciled = yield* Reconcile.reconcile(reconciler, {
       now: new Date(nowMillis).toISOString(),
       snapshot: Effect.sync(() => {
@@ -194,7 +203,8 @@ export const make = Effect.fnUntraced(function* <P extends KubeObject, D>(
           primary: snapshot.primary,
           writeThrough: informers.recordWrite,
           deleteThrough: informers.recordDelete,
-          now: eventTime
+          // Formatted per batch of writes, not per reconcile: most reconciles write nothing.
+          now: formatMicroTime(nowMillis)
         }),
       refusal: (error) => (error._tag === "Refused" ? error.refusal : undefined)
     })

@@ -171,6 +171,8 @@ export const makeMeshReconciler = (mesh: MeshConfig): MeshReconciler => ({
   managedBy: meshManagedBy,
   primary: TenantType,
   owned: meshOwnedTypes,
+  // No mesh object's status is read (what istiod reports on them requeues nothing).
+  readsStatusOf: [],
   references: [planReference, gatewayCrdReference, reportedNamespaceReference],
   decide: (observed) => decideMesh(observed, mesh),
   desired: (decision) => {

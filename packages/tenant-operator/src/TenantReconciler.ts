@@ -155,6 +155,9 @@ export const makeTenantReconciler = (config: TenantOperatorConfig): TenantReconc
   name: tenantControllerName,
   primary: TenantType,
   owned: tenantOwnedTypes(config),
+  // Its Namespace's conditions tell why a namespace is stuck terminating (`TerminatingNamespace`);
+  // no other child's status is read (the quota controller's ResourceQuota updates requeue nothing).
+  readsStatusOf: [NamespaceType],
   managedBy,
   references: [planReference, tenantCrdReference, namespaceReference(config)],
   finalizer: namespaceFinalizer,
