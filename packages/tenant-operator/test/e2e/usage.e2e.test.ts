@@ -180,10 +180,24 @@ describeCluster(
     it(
       "while nothing changes, the Tenant is not written",
       async () => {
-        const before = await tenant()
+        const withWriters = () => suite().kubectl.json<KubeObject>(["tenant", name, "--show-managed-fields"])
+        const before = await withWriters()
         await new Promise((resolve) => setTimeout(resolve, 3 * periodSeconds * 1000 + 1000))
-        const after = await tenant()
-        assert.strictEqual(after.metadata.resourceVersion, before.metadata.resourceVersion)
+        const after = await withWriters()
+        // On failure, who wrote what: each field manager's last write, and the status before and after.
+        const writes = (object: KubeObject) =>
+          (object.metadata.managedFields ?? []).map(
+            (entry) =>
+              `${entry.manager}${entry.subresource === undefined ? "" : `/${entry.subresource}`} ${entry.time}`
+          )
+        assert.strictEqual(
+          after.metadata.resourceVersion,
+          before.metadata.resourceVersion,
+          `the Tenant was written: ${JSON.stringify({
+            before: { writes: writes(before), status: before.status },
+            after: { writes: writes(after), status: after.status }
+          })}`
+        )
       },
       stepTimeout
     )
