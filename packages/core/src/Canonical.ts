@@ -7,7 +7,7 @@
  * Pure. Must not copy an object that needs no change: the hot path compares, it does not rewrite.
  */
 import { Predicate, Result } from "effect"
-import { isInGroup, type KubeObject } from "./Object.ts"
+import { byGroupKind, type KubeObject } from "./Object.ts"
 import * as Quantity from "./Quantity.ts"
 
 /**
@@ -143,23 +143,14 @@ export const builtInQuantityPaths: ReadonlyMap<string, ReadonlyArray<QuantityPat
   ["batch/CronJob", podTemplateAt(["spec", "jobTemplate", "spec", "template", "spec"])]
 ])
 
-/** The trees by kind, then by group: looked up for every child on every resync, so without building a key. */
-const treesByKind = new Map<string, Array<{ readonly group: string; readonly tree: QuantityFields }>>()
-for (const [groupKind, paths] of builtInQuantityPaths) {
-  const slash = groupKind.indexOf("/")
-  const kind = groupKind.slice(slash + 1)
-  const trees = treesByKind.get(kind) ?? []
-  trees.push({ group: groupKind.slice(0, slash), tree: quantityFields(paths) })
-  treesByKind.set(kind, trees)
-}
+/** The trees by group and kind: looked up for every child on every resync, so without building a key. */
+const treeOf = byGroupKind(
+  [...builtInQuantityPaths].map(([groupKind, paths]) => [groupKind, quantityFields(paths)] as const)
+)
 
 /** The quantity-field tree of an object's kind, or `undefined` when its kind holds no quantities. */
-export const quantityFieldsOf = (object: KubeObject): QuantityFields | undefined => {
-  const trees = treesByKind.get(object.kind)
-  if (trees === undefined) return undefined
-  for (const { group, tree } of trees) if (isInGroup(object.apiVersion, group)) return tree
-  return undefined
-}
+export const quantityFieldsOf = (object: KubeObject): QuantityFields | undefined =>
+  treeOf(object.apiVersion, object.kind)
 
 /**
  * The string the API server stores for a quantity field's value: JSON strings are trimmed and

@@ -86,6 +86,27 @@ export const isInGroup = (apiVersion: string, group: string): boolean =>
       apiVersion.charCodeAt(group.length) === 47 &&
       apiVersion.startsWith(group)
 
+/**
+ * A lookup of values keyed `group/Kind` by an object's `apiVersion` and `kind`, without building
+ * the key (`group/Kind` strings are built once, here): for lookups on every child of every plan.
+ */
+export const byGroupKind = <V>(
+  entries: Iterable<readonly [groupKind: string, value: V]>
+): ((apiVersion: string, kind: string) => V | undefined) => {
+  const byKind = new Map<string, Array<{ readonly group: string; readonly value: V }>>()
+  for (const [groupKind, value] of entries) {
+    const slash = groupKind.indexOf("/")
+    const kind = groupKind.slice(slash + 1)
+    const groups = byKind.get(kind) ?? []
+    groups.push({ group: groupKind.slice(0, slash), value })
+    byKind.set(kind, groups)
+  }
+  return (apiVersion, kind) => {
+    for (const entry of byKind.get(kind) ?? []) if (isInGroup(apiVersion, entry.group)) return entry.value
+    return undefined
+  }
+}
+
 /** Whether two `apiVersion`s name the same group (`apps/v1` and `apps/v1beta2`). */
 export const sameGroup = (a: string, b: string): boolean => a === b || groupOf(a) === groupOf(b)
 

@@ -4,7 +4,7 @@
  * the same way. Reads caches only; never the API server.
  */
 import {
-  isInGroup,
+  byGroupKind,
   type KubeObject,
   keyOfRef,
   managedByLabel,
@@ -77,24 +77,11 @@ export interface Caches {
 export const caches = <P extends KubeObject, D>(
   byType: ReadonlyMap<string, CacheView>,
   reconciler: Reconciler<P, D>
-): Caches => {
-  // By kind, then group: looked up for every desired child of every reconcile, so without building a key.
-  const byKind = new Map<string, Array<{ readonly group: string; readonly cache: CacheView }>>()
-  for (const [key, cache] of byType) {
-    const slash = key.indexOf("/")
-    const kind = key.slice(slash + 1)
-    const groups = byKind.get(kind) ?? []
-    groups.push({ group: key.slice(0, slash), cache })
-    byKind.set(kind, groups)
-  }
-  return {
-    of: (apiVersion, kind) => {
-      for (const entry of byKind.get(kind) ?? []) if (isInGroup(apiVersion, entry.group)) return entry.cache
-      return undefined
-    },
-    owned: reconciler.owned.flatMap((type) => byType.get(typeKey(type)) ?? [])
-  }
-}
+): Caches => ({
+  // Looked up for every desired child of every reconcile, so without building a key.
+  of: byGroupKind(byType),
+  owned: reconciler.owned.flatMap((type) => byType.get(typeKey(type)) ?? [])
+})
 
 export const observe = (primary: KubeObject, from: Caches): Snapshot => {
   const uid = primary.metadata.uid
