@@ -257,6 +257,16 @@ const planLive = <P extends KubeObject, D>(
   /** What the primary waits on to be gone, by when its deletion began. */
   const waitingSince: Array<string | undefined> = []
 
+  const apply = (object: KubeObject, key: ObjectKey, create: boolean, uid?: string): void => {
+    applies.push({
+      object,
+      key,
+      rank: rankOf(object),
+      position: positionOf(reconciler.owned, object),
+      create,
+      uid
+    })
+  }
   const visit = (object: KubeObject): void => {
     const key = keyOf(object)
     const current = snapshot.get(refOf(object), key)
@@ -281,13 +291,7 @@ const planLive = <P extends KubeObject, D>(
       }
     }
     if (current === undefined) {
-      applies.push({
-        object,
-        key,
-        rank: rankOf(object),
-        position: positionOf(reconciler.owned, object),
-        create: true
-      })
+      apply(object, key, true)
       return
     }
     if (controllerUidOf(current) !== uid || uid === "") {
@@ -299,14 +303,7 @@ const planLive = <P extends KubeObject, D>(
       if (isNamespace(object))
         terminatingNamespaces.set(object.metadata.name, current.metadata.deletionTimestamp)
     } else if (needsApply(object, current, reconciler.name)) {
-      applies.push({
-        object,
-        key,
-        rank: rankOf(object),
-        position: positionOf(reconciler.owned, object),
-        create: false,
-        uid: current.metadata.uid
-      })
+      apply(object, key, false, current.metadata.uid)
     }
   }
   // Namespaces first: what is inside a Namespace in conflict or on its way out waits for it.

@@ -129,12 +129,14 @@ export const make = Effect.fnUntraced(function* <P extends KubeObject, D>(
 
   // Changes → primary keys.
   const isOwned = (type: ResourceType) => reconciler.owned.some((owned) => typeKey(owned) === typeKey(type))
+  const readsStatus =
+    reconciler.readsStatusOf === undefined ? undefined : new Set(reconciler.readsStatusOf.map(typeKey))
   /** A change to nothing but the status of an owned object whose status the reconciler does not read. */
   const statusOnly = (type: ResourceType, change: Change): boolean =>
     change.before !== undefined &&
     change.after !== undefined &&
-    reconciler.readsStatusOf !== undefined &&
-    !reconciler.readsStatusOf.some((read) => typeKey(read) === typeKey(type)) &&
+    readsStatus !== undefined &&
+    !readsStatus.has(typeKey(type)) &&
     onlyStatusChanged(change.before, change.after)
   const enqueueFor = (type: ResourceType, change: Change): void => {
     const object = change.after ?? change.before
