@@ -4,7 +4,7 @@
 // watch delivers the current object the retry succeeds.
 import { assert, it } from "@effect/vitest"
 import type { KubeObject, Reconciler } from "@kleff/core"
-import { Deferred, Effect, Fiber, Metric } from "effect"
+import { Effect, Metric } from "effect"
 import { Client } from "../src/Client.ts"
 import { make as makeController } from "../src/Controller.ts"
 import { Informers } from "../src/Informers.ts"
@@ -13,6 +13,7 @@ import {
   describeCluster,
   ensureWidgetCrd,
   eventually,
+  runUntilStopped,
   testNamespace,
   uniqueName,
   Widgets,
@@ -73,10 +74,7 @@ describeCluster("Controller and update conflicts (real API server)", () => {
         yield* (yield* Informers).recordWrite(stale)
         const errorsBefore = yield* errorsCounted
 
-        const stop = yield* Deferred.make<void>()
-        const running = yield* Effect.forkScoped(
-          controller.runnable.run({ await: Deferred.await(stop), isShuttingDown: Deferred.isDone(stop) })
-        )
+        const stop = yield* runUntilStopped(controller.runnable)
         yield* eventually(
           errorsCounted,
           (n) => n > errorsBefore,
@@ -97,8 +95,7 @@ describeCluster("Controller and update conflicts (real API server)", () => {
         )
         assert.deepStrictEqual(converged.metadata.finalizers, [finalizer])
 
-        yield* Deferred.succeed(stop, undefined)
-        yield* Fiber.join(running)
+        yield* stop
         yield* client.patch(
           Widgets,
           name,

@@ -1,7 +1,7 @@
 // The example controller end to end on the real API server: the framework's whole loop (watch →
 // cache → queue → plan → interpreter) driven by a Reconciler of a dozen lines.
 import { assert, it } from "@effect/vitest"
-import { Deferred, Effect, Fiber, Metric } from "effect"
+import { Effect, Metric } from "effect"
 import {
   ConfigMapType,
   greetingLabel,
@@ -11,7 +11,7 @@ import {
 import { Client } from "../src/Client.ts"
 import { make as makeController } from "../src/Controller.ts"
 import { Informers } from "../src/Informers.ts"
-import { clusterLayer, describeCluster, eventually, uniqueName } from "./cluster.ts"
+import { clusterLayer, describeCluster, eventually, runUntilStopped, uniqueName } from "./cluster.ts"
 
 const writeMethods = new Set(["POST", "PUT", "PATCH", "DELETE"])
 
@@ -39,10 +39,7 @@ describeCluster("NamespaceGreeter (example controller)", () => {
       Effect.gen(function* () {
         const client = yield* Client
         const controller = yield* makeController({ reconciler: namespaceGreeter, concurrency: 2 })
-        const stop = yield* Deferred.make<void>()
-        const running = yield* Effect.forkScoped(
-          controller.runnable.run({ await: Deferred.await(stop), isShuttingDown: Deferred.isDone(stop) })
-        )
+        const stop = yield* runUntilStopped(controller.runnable)
         yield* controller.ready
 
         const name = uniqueName("greeter")
@@ -109,8 +106,7 @@ describeCluster("NamespaceGreeter (example controller)", () => {
         })
         yield* eventually(greetingOf(name), (g) => g === undefined, 20_000, "the ConfigMap to be removed")
 
-        yield* Deferred.succeed(stop, undefined)
-        yield* Fiber.join(running)
+        yield* stop
       }).pipe(Effect.scoped, Effect.provide(Informers.layer), Effect.provide(clusterLayer())),
     60_000
   )

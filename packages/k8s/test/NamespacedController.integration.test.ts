@@ -4,7 +4,7 @@
 // identity cannot even list ConfigMaps cluster-wide, which an unscoped controller would need.
 import { assert, it } from "@effect/vitest"
 import { Kinds, type KubeObject } from "@kleff/core"
-import { Deferred, Effect, Fiber, Layer } from "effect"
+import { Effect, Layer } from "effect"
 import { appLabel, appServiceAccounts, appServiceAccountsRules } from "../examples/AppServiceAccounts.ts"
 import { Client, type ClientService, make as makeClient } from "../src/Client.ts"
 import { make as makeController } from "../src/Controller.ts"
@@ -16,6 +16,7 @@ import {
   configMap,
   describeCluster,
   eventually,
+  runUntilStopped,
   ServiceAccounts,
   serviceAccountToken,
   testNamespace,
@@ -80,10 +81,7 @@ describeCluster("a namespaced controller with a Role-only identity", () => {
           for (const informer of yield* informers.informers) {
             assert.strictEqual(informer.selection.namespace, home, informer.description)
           }
-          const stop = yield* Deferred.make<void>()
-          const running = yield* Effect.forkScoped(
-            controller.runnable.run({ await: Deferred.await(stop), isShuttingDown: Deferred.isDone(stop) })
-          )
+          const stop = yield* runUntilStopped(controller.runnable)
           yield* controller.ready
 
           const source = yield* admin.create(ConfigMaps, labelled(home, "web", "web"))
@@ -120,8 +118,7 @@ describeCluster("a namespaced controller with a Role-only identity", () => {
             "the ServiceAccount to go"
           )
 
-          yield* Deferred.succeed(stop, undefined)
-          yield* Fiber.join(running)
+          yield* stop
         }).pipe(Effect.provide(Informers.layer), Effect.provide(asController))
       }).pipe(Effect.scoped, Effect.provide(clusterLayer())),
     60_000

@@ -4,11 +4,11 @@
 // other change to it still does.
 import { assert, it } from "@effect/vitest"
 import { Kinds, type KubeObject, ownedBy, type Reconciler, type ResourceType } from "@kleff/core"
-import { Deferred, Effect, Fiber } from "effect"
+import { Effect } from "effect"
 import { Client } from "../src/Client.ts"
 import { make as makeController } from "../src/Controller.ts"
 import { Informers } from "../src/Informers.ts"
-import { clusterLayer, describeCluster, eventually, uniqueName } from "./cluster.ts"
+import { clusterLayer, describeCluster, eventually, runUntilStopped, uniqueName } from "./cluster.ts"
 
 const ResourceQuotaType: ResourceType = Kinds.ResourceQuota
 
@@ -69,10 +69,7 @@ const withKeeper = <A, E, R>(
     const label = `example.kleff.io/${name}`
     const seen: Array<Seen> = []
     const controller = yield* makeController({ reconciler: quotaKeeper(name, label, readsStatusOf, seen) })
-    const stop = yield* Deferred.make<void>()
-    const running = yield* Effect.forkScoped(
-      controller.runnable.run({ await: Deferred.await(stop), isShuttingDown: Deferred.isDone(stop) })
-    )
+    const stop = yield* runUntilStopped(controller.runnable)
     yield* controller.ready
     const namespace = uniqueName("status-only")
     yield* Effect.acquireRelease(
@@ -96,8 +93,7 @@ const withKeeper = <A, E, R>(
       yield* eventually(controller.queue.processingLen, (n) => n === 0, 20_000, "the reconciles to finish")
     })
     const result = yield* test(namespace, seen, settle)
-    yield* Deferred.succeed(stop, undefined)
-    yield* Fiber.join(running)
+    yield* stop
     return result
   }).pipe(Effect.scoped, Effect.provide(Informers.layer), Effect.provide(clusterLayer()))
 

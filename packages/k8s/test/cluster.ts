@@ -9,10 +9,11 @@ import { Transform } from "node:stream"
 import { fileURLToPath } from "node:url"
 import { describe, it } from "@effect/vitest"
 import { Kinds, type KubeObject, type ResourceType } from "@kleff/core"
-import { Effect, Layer, type Scope } from "effect"
+import { Deferred, Effect, Fiber, Layer, type Scope } from "effect"
 import { Client, type ClientOptions } from "../src/Client.ts"
 import type { KubeError } from "../src/Errors.ts"
 import { type Connection, KubeConfig } from "../src/KubeConfig.ts"
+import type { Runnable } from "../src/Manager.ts"
 
 export const kubeconfigPath: string | undefined =
   process.env.KLEFF_TEST_KUBECONFIG === "" ? undefined : process.env.KLEFF_TEST_KUBECONFIG
@@ -387,3 +388,18 @@ export const widget = (namespace: string, name: string, spec: object): KubeObjec
   metadata: { name, namespace },
   spec
 })
+
+/**
+ * Runs a controller's runnable in the scope, as the Manager would; the effect it returns stops it
+ * (a shutdown, in-flight reconciles drained) and waits for it to end, failing if it failed.
+ */
+export const runUntilStopped = <E, R>(
+  runnable: Runnable<E, R>
+): Effect.Effect<Effect.Effect<void, E>, never, R | Scope.Scope> =>
+  Effect.gen(function* () {
+    const stop = yield* Deferred.make<void>()
+    const running = yield* Effect.forkScoped(
+      runnable.run({ await: Deferred.await(stop), isShuttingDown: Deferred.isDone(stop) })
+    )
+    return Deferred.succeed(stop, undefined).pipe(Effect.andThen(Fiber.join(running)), Effect.asVoid)
+  })
