@@ -1,7 +1,8 @@
 /**
  * How long `plan` takes per primary as its number of children grows: 10, 100 and 1,000 children,
  * (i) converged (the resync hot path: every child present and matching, status current, so the
- * plan is empty) and (ii) from scratch (nothing exists yet: every child is created).
+ * plan is empty; the objects read back from JSON, as the operator's caches hold them) and (ii) from
+ * scratch (nothing exists yet: every child is created).
  *
  * Run from packages/core: `node bench/plan.bench.ts` (or `pnpm run bench`). Reads the clock, so it
  * lives outside src/. Prints one table; the README records a run with the machine it ran on.
@@ -20,6 +21,8 @@ import {
   Simulator,
   type Snapshot
 } from "../src/index.ts"
+import { parsedSnapshot } from "./ParsedSnapshot.ts"
+import { alternating, table } from "./Rounds.ts"
 
 interface Owner extends KubeObject {
   readonly spec: { readonly children: number }
@@ -111,7 +114,7 @@ const owner = (children: number): Owner => ({
 /** What the bench uses of a planner's package: this checkout's, or the baseline's. */
 interface Core {
   readonly plan: typeof plan
-  readonly Simulator: Pick<typeof Simulator, "converge" | "insert" | "emptyCluster" | "observe">
+  readonly Simulator: Pick<typeof Simulator, "converge" | "insert" | "emptyCluster" | "observe" | "objects">
 }
 
 /**
@@ -131,9 +134,10 @@ const convergedSnapshotBy =
     )
     const observed = core.Simulator.observe(result.cluster, refOf(primary), reconciler)
     if (!result.converged || observed === undefined) throw new Error("the bench state does not converge")
-    if (core.plan(reconciler, observed, now).actions.length !== 0)
+    const parsed = parsedSnapshot(observed, core.Simulator.objects(result.cluster))
+    if (core.plan(reconciler, parsed, now).actions.length !== 0)
       throw new Error("the converged state plans actions")
-    return observed
+    return parsed
   }
 
 const scratchSnapshot = (children: number): Snapshot => ({
@@ -160,42 +164,6 @@ const convergedSnapshot = (children: number): Snapshot => {
   return convergedSnapshotBy({ plan, Simulator })(children)
 }
 
-const median = (samples: Array<number>): number => {
-  samples.sort((a, b) => a - b)
-  return samples[Math.floor(samples.length / 2)] ?? Number.NaN
-}
-
-/**
- * Median µs per plan of each planner over 9 timed rounds, after warming up; with two planners,
- * their rounds alternate, and `ratio` is the median of the rounds' ratios (the second to the first).
- */
-const measure = (
-  observed: Snapshot,
-  planners: ReadonlyArray<Planner>
-): { readonly perPlan: ReadonlyArray<number>; readonly ratio: number } => {
-  const budgetMs = 150
-  let iterations = 1
-  for (;;) {
-    const start = performance.now()
-    for (let i = 0; i < iterations; i++) for (const run of planners) run(observed)
-    if (performance.now() - start > budgetMs / 5) break
-    iterations *= 2
-  }
-  for (let i = 0; i < iterations * 2; i++) for (const run of planners) run(observed)
-  const samples = planners.map((): Array<number> => [])
-  const ratios: Array<number> = []
-  for (let round = 0; round < 9; round++) {
-    const times = planners.map((run) => {
-      const start = performance.now()
-      for (let i = 0; i < iterations; i++) run(observed)
-      return ((performance.now() - start) * 1000) / iterations
-    })
-    for (const [i, time] of times.entries()) samples[i]?.push(time)
-    ratios.push((times[times.length - 1] ?? Number.NaN) / (times[0] ?? Number.NaN))
-  }
-  return { perPlan: samples.map(median), ratio: median(ratios) }
-}
-
 const sizes = [10, 100, 1000]
 const planners = baseline === undefined ? [planner] : [baseline, planner]
 const rows: Array<Array<string>> = []
@@ -205,7 +173,8 @@ for (const [label, snapshot] of [
 ] as const) {
   let base = Number.NaN
   for (const children of sizes) {
-    const { perPlan: times, ratio } = measure(snapshot(children), planners)
+    const observed = snapshot(children)
+    const { perCall: times, ratio } = alternating(planners.map((run) => () => run(observed)))
     const perPlan = times[times.length - 1] ?? Number.NaN
     if (children === sizes[0]) base = perPlan
     rows.push([
@@ -227,14 +196,10 @@ const header = [
   "vs 10 children",
   ...(baseline === undefined ? [] : ["baseline µs per child", "ratio to baseline"])
 ]
-const widths = header.map((title, i) => Math.max(title.length, ...rows.map((row) => (row[i] ?? "").length)))
-const line = (cells: ReadonlyArray<string>) =>
-  `| ${cells.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join(" | ")} |`
-console.log(line(header))
-console.log(`|${widths.map((width) => "-".repeat(width + 2)).join("|")}|`)
-for (const row of rows) console.log(line(row))
+console.log(table(header, rows))
 
-const converged10 = measure(convergedSnapshot(10), [planner]).perPlan[0] ?? Number.NaN
+const converged10Snapshot = convergedSnapshot(10)
+const converged10 = alternating([() => planner(converged10Snapshot)]).perCall[0] ?? Number.NaN
 const memory = process.memoryUsage()
 console.log(
   `\nA converged resync of 10,000 primaries with 10 children each: ~${((converged10 * 10_000) / 1000).toFixed(0)} ms of planning.`
