@@ -225,6 +225,15 @@ const unrecordedAt = (level: Level, name: string): boolean =>
         level === "annotations" && name.startsWith(digestAnnotationPrefix)
 
 /**
+ * The part of `owned` below `segment`. A function of its own, not `owned[segment]` inside the
+ * `for … in` over `owned`: on field sets parsed from JSON, V8 (Node 24) optimised this function
+ * with no type feedback for that load, deoptimised there ("Insufficient type feedback for generic
+ * keyed access"), optimised it again the same way, and so on: 1,028 deopts in one run of the
+ * tenant plan bench, and `firstUnwanted` took 14 µs a child instead of 1.2.
+ */
+const partOf = (owned: FieldsV1, segment: string): FieldsV1 => owned[segment] as FieldsV1
+
+/**
  * Walks `owned` against the desired value; returns the first owned path the desired value lacks.
  * Where the shapes disagree (a desired scalar or atomic list under an owned node with children)
  * the node counts as desired: only a field the controller plainly dropped is reported.
@@ -267,7 +276,7 @@ const unwanted = (owned: FieldsV1, desired: unknown, segments: Array<string>, le
     // Below a scalar nothing is unwanted (the shapes disagree, or it is a leaf): no walk needed.
     if (typeof next !== "object" || next === null) continue
     segments.push(segment)
-    if (unwanted(owned[segment] as FieldsV1, next, segments, nextLevel)) return true
+    if (unwanted(partOf(owned, segment), next, segments, nextLevel)) return true
     segments.pop()
   }
   return false

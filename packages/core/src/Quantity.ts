@@ -223,7 +223,9 @@ const parseUncached = (input: string): Result.Result<Quantity, InvalidQuantity> 
     return invalid(input, "unable to parse numeric part of quantity")
   }
   let mantissa = BigInt(scanned.num + scanned.denom)
-  let scale = -scanned.denom.length
+  // `0 - n`, not `-n`: without a fraction `-n` is -0, which is not a small integer, and the
+  // optimised code that indexes by the scale (`pow10`) deoptimises on it again and again.
+  let scale = 0 - scanned.denom.length
   if (suffix.base === 10) scale += suffix.exponent
   else mantissa <<= BigInt(suffix.exponent)
   if (!scanned.positive) mantissa = -mantissa
