@@ -97,6 +97,9 @@ export interface Plan<D = unknown> {
 // Status
 
 /** What a primary that does not decode reports when its reconciler does not say. */
+/** The `toApply` of a plan that applies nothing (every resync of a converged primary): one shared set. */
+const nothingToApply: ReadonlySet<ObjectKey> = new Set()
+
 const defaultInvalidReport = (problem: InvalidObject): StatusReport => ({
   fields: {},
   conditions: [
@@ -354,6 +357,7 @@ const planLive = <P extends KubeObject, D>(
     desired,
     conflicts,
     blocked,
+    toApply: applies.length === 0 ? nothingToApply : new Set(applies.map((entry) => entry.key)),
     deleting: false,
     remaining: [],
     refused

@@ -45,6 +45,7 @@ export const planDeletion = <P extends KubeObject, D>(
     desired: undefined,
     conflicts: [],
     blocked: [],
+    toApply: new Set(),
     deleting: true,
     remaining,
     held,

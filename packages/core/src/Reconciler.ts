@@ -83,6 +83,12 @@ export interface Outcome {
   readonly conflicts: ReadonlyArray<Conflict>
   /** Desired objects skipped because they live in a namespace that is itself in conflict. */
   readonly blocked: ReadonlyArray<KubeObject>
+  /**
+   * The keys of the desired children this plan applies: absent, or lacking what is desired
+   * (`Diff.needsApply`). A status reads it instead of comparing each child again. Empty while
+   * deleting.
+   */
+  readonly toApply: ReadonlySet<ObjectKey>
   /** True while the primary carries a deletionTimestamp. */
   readonly deleting: boolean
   /** Owned objects still present while deleting (the finalizer stays until this is empty). */

@@ -96,6 +96,10 @@ describe("plan: creating a tenant", () => {
       "ApplyStatus",
       "Event Normal Created"
     ])
+    assert.deepStrictEqual(
+      [...p.outcome.toApply].sort(),
+      p.actions.flatMap((action) => (action._tag === "Apply" ? [keyOf(action.object)] : [])).sort()
+    )
     const event = p.actions.find((action) => action._tag === "Event")
     assert.include(
       event?._tag === "Event" ? event.message : "",
@@ -155,6 +159,12 @@ describe("plan: creating a tenant", () => {
     assert.deepStrictEqual(p.actions.map(show), ["Apply~ /ConfigMap/t-acme/a", "Event Normal Updated"])
     const apply = p.actions[0]
     assert.strictEqual(apply?._tag === "Apply" ? apply.uid : undefined, configMap.metadata.uid)
+    // The status reads what the plan found (`toApply`), and a converged plan finds nothing.
+    assert.deepStrictEqual([...p.outcome.toApply], ["/ConfigMap/t-acme/a"])
+    assert.strictEqual(
+      planFor(ready(withPrimary(acme), acme), acme, reconciler, later).outcome.toApply.size,
+      0
+    )
   })
 
   it("treats a non-canonical desired quantity as equal to the stored canonical one", () => {

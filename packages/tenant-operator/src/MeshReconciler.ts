@@ -205,12 +205,7 @@ export const makeMeshReconciler = (mesh: MeshConfig): MeshReconciler => ({
           `Plan "${decision.plan}" keeps the tenant out of the mesh (istioInjection: false).`
         )
       case "InMesh": {
-        const blocker = firstBlocker(
-          outcome.snapshot.primary,
-          outcome,
-          decision.objects.map(expectObject),
-          meshControllerName
-        )
+        const blocker = firstBlocker(outcome.snapshot.primary, outcome, decision.objects.map(expectObject))
         return blocker === undefined
           ? meshReady(
               "True",

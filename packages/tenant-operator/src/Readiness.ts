@@ -1,7 +1,7 @@
 /**
  * Whether a controller's children are in place, as a condition states it: each expected child is
  * present and controlled by the primary, not on its way out, and as its controller last desired
- * it (the planner's own `needsApply`); otherwise the first one that is not, with a reason and a
+ * it (the plan applies nothing to it: `Outcome.toApply`); otherwise the first one that is not, with a reason and a
  * message for a person (`WriteRefused`, `Conflict`, `Provisioning`). Shared by the tenant and
  * mesh controllers' status. Pure: reads the reconcile's `Outcome` only.
  */
@@ -12,11 +12,9 @@ import {
   type KubeObject,
   keyOf,
   keyOfRef,
-  needsApply,
   type ObjectRef,
   type Outcome,
-  refOf,
-  type Snapshot
+  refOf
 } from "@kleff/core"
 
 /** The reason of a condition whose child the API server refused to write (retried slowly until the Plan or the policy changes). */
@@ -35,20 +33,13 @@ export const expectRef = (ref: ObjectRef): Expected => ({ ref })
 /** What a child looks like in the cache: in place, absent (or not ours), on its way out, or not yet updated. */
 export type ChildState = "ready" | "missing" | "deleting" | "outdated"
 
-/** `expected` as `manager` wrote it under `primary`, in the cache `snapshot` reads. */
-export const childState = (
-  primary: KubeObject,
-  snapshot: Snapshot,
-  expected: Expected,
-  manager: string
-): ChildState => {
-  const object = snapshot.get(expected.ref)
+/** `expected` under `primary`, as the plan of `outcome` found it. */
+export const childState = (primary: KubeObject, outcome: Outcome, expected: Expected): ChildState => {
+  const object = outcome.snapshot.get(expected.ref)
   if (object === undefined || !isControlledBy(object, primary)) return "missing"
   if (isDeleting(object)) return "deleting"
-  // The planner's own test: a value to set, or a field of ours to remove.
-  return expected.desired !== undefined && needsApply(expected.desired, object, manager)
-    ? "outdated"
-    : "ready"
+  // The planner's own test (a value to set, or a field of ours to remove), not made again here.
+  return expected.desired !== undefined && outcome.toApply.has(keyOfRef(expected.ref)) ? "outdated" : "ready"
 }
 
 const stateMessages: Readonly<Record<Exclude<ChildState, "ready">, string>> = {
@@ -66,8 +57,7 @@ export interface Blocker {
 export const firstBlocker = (
   primary: KubeObject,
   outcome: Outcome,
-  expected: ReadonlyArray<Expected>,
-  manager: string
+  expected: ReadonlyArray<Expected>
 ): Blocker | undefined => {
   // A refusal is what a person must act on: it comes before the children merely not created yet.
   const refused = outcome.refused
@@ -92,7 +82,7 @@ export const firstBlocker = (
         message: `${describeRef(child.ref)} already exists and does not belong to this Tenant; it is left alone.`
       }
     }
-    const state = childState(primary, outcome.snapshot, child, manager)
+    const state = childState(primary, outcome, child)
     if (state !== "ready")
       return { reason: "Provisioning", message: `${describeRef(child.ref)} ${stateMessages[state]}.` }
   }

@@ -164,5 +164,5 @@ export const makeTenantReconciler = (config: TenantOperatorConfig): TenantReconc
   holdDeletion: crdDeletionHold,
   decide: (observed) => decideTenant(observed, config),
   desired: (decision) => desiredFor(decision, config),
-  ...tenantStatus(config, tenantControllerName)
+  ...tenantStatus(config)
 })

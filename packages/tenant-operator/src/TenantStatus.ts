@@ -153,8 +153,7 @@ const namespacedReport = (
   primary: KubeObject,
   outcome: Outcome,
   decision: Extract<TenantDecision, { readonly _tag: "Resolved" | "PlanUnresolved" }>,
-  config: TenantOperatorConfig,
-  manager: string
+  config: TenantOperatorConfig
 ): Report => {
   const { tenant, namespace } = decision
   const observed = outcome.snapshot
@@ -164,7 +163,7 @@ const namespacedReport = (
     decision._tag === "Resolved" ? decision.children[concern].map(expectObject) : refs[concern].map(expectRef)
   const namespaceExpected =
     decision._tag === "Resolved" ? expectObject(decision.children.namespace) : expectRef(refs.namespace)
-  const namespaceState = childState(primary, observed, namespaceExpected, manager)
+  const namespaceState = childState(primary, outcome, namespaceExpected)
   /** A namespace of ours on its way out: since when, and what holds it. */
   const namespaceTermination = (current: KubeObject | undefined): ConditionInput => {
     const termination = current === undefined ? undefined : terminationOf(current)
@@ -231,7 +230,7 @@ const namespacedReport = (
       )
     }
     if (blockedByNamespace) return waitForNamespace("PlanApplied")
-    const blocker = firstBlocker(primary, outcome, expect("plan"), manager)
+    const blocker = firstBlocker(primary, outcome, expect("plan"))
     return blocker === undefined
       ? condition(
           "PlanApplied",
@@ -249,7 +248,7 @@ const namespacedReport = (
     readyMessage: string
   ): ConditionInput => {
     if (blockedByNamespace) return waitForNamespace(type)
-    const blocker = firstBlocker(primary, outcome, expected, manager)
+    const blocker = firstBlocker(primary, outcome, expected)
     return blocker === undefined
       ? condition(type, "True", readyReason, readyMessage)
       : condition(type, "False", blocker.reason, blocker.message)
@@ -310,12 +309,7 @@ const withoutNamespace = (
   ]
 })
 
-const reportFor = (
-  outcome: Outcome,
-  decision: TenantDecision,
-  config: TenantOperatorConfig,
-  manager: string
-): Report => {
+const reportFor = (outcome: Outcome, decision: TenantDecision, config: TenantOperatorConfig): Report => {
   const primary = outcome.snapshot.primary
   switch (decision._tag) {
     case "InvalidNamespaceName":
@@ -342,7 +336,7 @@ const reportFor = (
       )
     case "PlanUnresolved":
     case "Resolved":
-      return namespacedReport(primary, outcome, decision, config, manager)
+      return namespacedReport(primary, outcome, decision, config)
   }
 }
 
@@ -366,15 +360,15 @@ const statusReport = (report: Report): StatusReport => ({
 })
 
 /**
- * The tenant controller's `status` and `invalid` for `config`; `manager` is its field manager, whose
- * last apply of a child tells "in place" from "being updated".
+ * The tenant controller's `status` and `invalid` for `config`. Whether a child is in place or
+ * being updated is the plan's own finding (`Outcome.toApply`).
  */
-export const tenantStatus = (config: TenantOperatorConfig, manager: string) => ({
+export const tenantStatus = (config: TenantOperatorConfig) => ({
   status: (decision: TenantDecision | undefined, outcome: Outcome): StatusReport =>
     statusReport(
       outcome.deleting || decision === undefined
         ? deletingReport(outcome.snapshot.primary, outcome, config)
-        : reportFor(outcome, decision, config, manager)
+        : reportFor(outcome, decision, config)
     ),
   invalid: (problem: InvalidObject, object: KubeObject): StatusReport =>
     statusReport(invalidReport(problem, object, config))
