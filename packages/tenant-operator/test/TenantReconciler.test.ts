@@ -190,6 +190,20 @@ describe("changing a Tenant", () => {
     assert.strictEqual(tenantIn(cluster)?.status?.observedGeneration, 2)
   })
 
+  it("re-applies the quota when the Plan itself is edited and the Tenant is not", () => {
+    const before = converged()
+    const stored = Simulator.get(before, { apiVersion: "kleff.kleff.io/v1", kind: "Plan", name: "basic" })
+    if (stored === undefined) return assert.fail("no plan")
+    const edited = { ...basic, spec: { ...basic.spec, quota: { ...basic.spec.quota, pods: "7" } } }
+    const cluster = reconcile(
+      Simulator.insert(before, { ...stored, spec: edited.spec }, now),
+      defaultConfig
+    ).cluster
+    const hard = (objectIn(cluster, quotaRef)?.spec as { hard: Record<string, string> } | undefined)?.hard
+    assert.strictEqual(hard?.pods, "7")
+    assert.strictEqual(conditionIn(cluster, "TenantReady").status, "True")
+  })
+
   it("moves the username label when the username changes, and nothing else", () => {
     const before = converged()
     const run = reconcile(
