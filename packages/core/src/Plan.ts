@@ -96,10 +96,10 @@ export interface Plan<D = unknown> {
 // ---------------------------------------------------------------------------------------------
 // Status
 
-/** What a primary that does not decode reports when its reconciler does not say. */
 /** The `toApply` of a plan that applies nothing (every resync of a converged primary): one shared set. */
 const nothingToApply: ReadonlySet<ObjectKey> = new Set()
 
+/** What a primary that does not decode reports when its reconciler does not say. */
 const defaultInvalidReport = (problem: InvalidObject): StatusReport => ({
   fields: {},
   conditions: [

@@ -6,12 +6,13 @@
  * a ResourceQuota and a LimitRange with quantities, a RoleBinding, admission policy bindings).
  *
  * The tenant converges in core's Simulator, with the sample Tenant and Plans of `deploy/samples`
- * and the default configuration; its objects are then read back from JSON, as the operator's
- * caches hold them (`@kleff/core/bench/ParsedSnapshot`). The operator's caches also freeze and
- * share parts of field sets; this bench does not.
+ * and the default configuration; its objects are then read back from JSON and ingested by a
+ * `Store.Cache`, as the operator's caches hold them (managed fields cut to the controller's entry,
+ * their parts interned and frozen). `BENCH_LAYOUT=parsed` leaves them as parsed
+ * (`@kleff/core/bench/ParsedSnapshot`).
  *
- * Run from the repository root: `node packages/tenant-operator/bench/plan.bench.ts`. Reads the
- * clock, so it lives outside src/.
+ * Run: `node packages/tenant-operator/bench/plan.bench.ts` (from any directory). Reads the clock,
+ * so it lives outside src/. `test/deoptimisation.test.ts` runs it under `--trace-deopt-verbose`.
  *
  * `BENCH_BASELINE=<another checkout's root>` (with its dependencies installed) also times that
  * checkout's tenant controller and planner on the same objects, in alternating rounds of one

@@ -1,9 +1,10 @@
 /**
  * Whether a controller's children are in place, as a condition states it: each expected child is
- * present and controlled by the primary, not on its way out, and as its controller last desired
- * it (the plan applies nothing to it: `Outcome.toApply`); otherwise the first one that is not, with a reason and a
- * message for a person (`WriteRefused`, `Conflict`, `Provisioning`). Shared by the tenant and
- * mesh controllers' status. Pure: reads the reconcile's `Outcome` only.
+ * present and controlled by the primary, not on its way out, and as its controller desires it
+ * (the plan applies nothing to it: `Outcome.toApply`, the planner's own verdict, not compared
+ * again here); otherwise the first one that is not, with a reason and a message for a person
+ * (`WriteRefused`, `Conflict`, `Provisioning`). Shared by the tenant and mesh controllers'
+ * status. Pure: reads the reconcile's `Outcome` only.
  */
 import {
   describeRef,
