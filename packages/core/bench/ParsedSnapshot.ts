@@ -10,10 +10,17 @@
  */
 import { type KubeObject, keyOf, keyOfRef, type Snapshot } from "../src/index.ts"
 
-/** `observed` with every object, and every object of `cluster` it can `get`, parsed from its JSON. */
-export const parsedSnapshot = (observed: Snapshot, cluster: Iterable<KubeObject>): Snapshot => {
+/**
+ * `observed` with every object, and every object of `cluster` it can `get`, parsed from its JSON;
+ * `hold` returns each parsed object as a cache would hold it (as parsed, unless given).
+ */
+export const parsedSnapshot = (
+  observed: Snapshot,
+  cluster: Iterable<KubeObject>,
+  hold: (parsed: KubeObject) => KubeObject = (parsed) => parsed
+): Snapshot => {
   const objects = new Map<string, KubeObject>()
-  for (const object of cluster) objects.set(keyOf(object), JSON.parse(JSON.stringify(object)))
+  for (const object of cluster) objects.set(keyOf(object), hold(JSON.parse(JSON.stringify(object))))
   const parsed = (object: KubeObject): KubeObject => objects.get(keyOf(object)) ?? object
   return {
     primary: parsed(observed.primary),

@@ -21,7 +21,7 @@
 import { readFileSync } from "node:fs"
 import { fileURLToPath } from "node:url"
 import type * as CoreModule from "@kleff/core"
-import { type KubeObject, keyOf, keyOfRef, plan, refOf, Simulator, type Snapshot } from "@kleff/core"
+import { type KubeObject, keyOf, plan, refOf, Simulator, type Snapshot } from "@kleff/core"
 import { parsedSnapshot } from "@kleff/core/bench/ParsedSnapshot"
 import { alternating, table } from "@kleff/core/bench/Rounds"
 import { Store } from "@kleff/k8s"
@@ -86,13 +86,10 @@ const baseline: Checkout | undefined = await (async () => {
  */
 const cachedSnapshot = (observed: Snapshot, cluster: Iterable<KubeObject>, manager: string): Snapshot => {
   const cache = new Store.Cache({ managers: new Set([manager]) })
-  for (const object of cluster) cache.apply({ _tag: "Applied", object: JSON.parse(JSON.stringify(object)) })
-  const cached = (object: KubeObject): KubeObject => cache.get(keyOf(object)) ?? object
-  return {
-    primary: cached(observed.primary),
-    owned: observed.owned.map(cached),
-    get: (ref, key) => cache.get(key ?? keyOfRef(ref))
-  }
+  return parsedSnapshot(observed, cluster, (object) => {
+    cache.apply({ _tag: "Applied", object })
+    return cache.get(keyOf(object)) ?? object
+  })
 }
 
 /**
