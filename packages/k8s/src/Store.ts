@@ -18,8 +18,8 @@
  * `metadata.managedFields` (typically a third of an object's JSON) is cut down to the `Apply`
  * entries of the field managers named in `managers` (the controllers that read this cache: their
  * own entry is how a plan knows which fields it owns), and dropped when none is left; the field sets
- * left and the names of types and managers are interned (`internal/intern.ts`: one frozen copy of
- * each, shared by every object that repeats it). An object of
+ * left are interned (`internal/intern.ts`: one frozen copy of each part, shared by every object
+ * that repeats it), and so are the objects' string values (one copy of each, held weakly). An object of
  * a type with a schema is decoded on its way in (`decodeObject`, memoised on the object, so a
  * reconcile reads it decoded without decoding again). Objects are shared with readers: they must
  * be treated as immutable.
@@ -38,7 +38,7 @@ import {
 import { Deferred, Effect, PubSub, type Scope, Stream } from "effect"
 import type { Client } from "./Client.ts"
 import { Generation, type IndexFunction } from "./internal/generation.ts"
-import { internEntry, internTypeNames } from "./internal/intern.ts"
+import { internEntry, shareStrings } from "./internal/intern.ts"
 import { type WatcherEvent, type WatcherOptions, watcher } from "./Watcher.ts"
 
 export type { IndexFunction }
@@ -257,7 +257,7 @@ export class Cache<T extends KubeObject = KubeObject> {
       const kept = this.managers === "all" ? entries : ManagedFields.entriesOf(entries, this.managers)
       ;(object.metadata as { managedFields?: unknown }).managedFields = kept?.map(internEntry)
     }
-    internTypeNames(object)
+    shareStrings(object)
     const stored = this.transform === undefined ? object : this.transform(object)
     if (this.type !== undefined) decodeObject(this.type, stored)
     return stored
