@@ -19,10 +19,12 @@
  * entries of the field managers named in `managers` (the controllers that read this cache: their
  * own entry is how a plan knows which fields it owns), and dropped when none is left; the field sets
  * left are interned (`internal/intern.ts`: one frozen copy of each part, shared by every object
- * that repeats it), and so are the objects' string values (one copy of each, held weakly). An object of
- * a type with a schema is decoded on its way in (`decodeObject`, memoised on the object, so a
- * reconcile reads it decoded without decoding again). Objects are shared with readers: they must
- * be treated as immutable.
+ * that repeats it). Every other value equal to one cached lately (a string, a spec, the labels a
+ * tenant's children repeat) becomes that one's frozen copy (`internal/sharedValues.ts`); each
+ * object's top level and metadata stay its own. An object of a type with a schema is decoded on
+ * its way in (`decodeObject`, memoised on the object, so a reconcile reads it decoded without
+ * decoding again). Objects are shared with readers, and parts of them with other objects: they
+ * must be treated as immutable (a shared part throws on a write).
  *
  * It must not talk to the API server (the watcher does) nor decide what a change means (the
  * controller maps changes to primary keys).
@@ -38,7 +40,8 @@ import {
 import { Deferred, Effect, PubSub, type Scope, Stream } from "effect"
 import type { Client } from "./Client.ts"
 import { Generation, type IndexFunction } from "./internal/generation.ts"
-import { internEntry, shareStrings } from "./internal/intern.ts"
+import { internEntry } from "./internal/intern.ts"
+import { shareValues } from "./internal/sharedValues.ts"
 import { type WatcherEvent, type WatcherOptions, watcher } from "./Watcher.ts"
 
 export type { IndexFunction }
@@ -257,7 +260,7 @@ export class Cache<T extends KubeObject = KubeObject> {
       const kept = this.managers === "all" ? entries : ManagedFields.entriesOf(entries, this.managers)
       ;(object.metadata as { managedFields?: unknown }).managedFields = kept?.map(internEntry)
     }
-    shareStrings(object)
+    shareValues(object)
     const stored = this.transform === undefined ? object : this.transform(object)
     if (this.type !== undefined) decodeObject(this.type, stored)
     return stored

@@ -1,7 +1,7 @@
 /**
  * The cache keeps one copy of a string value its objects repeat. JSON.parse gives each parsed
  * object its own copies, and a cache of 1,000 Tenants held 10,001 copies of one label value;
- * `Store` ingest shares them (`internal/intern.ts`). Counted in a heap snapshot of a process of
+ * `Store` ingest shares them (`internal/sharedValues.ts`). Counted in a heap snapshot of a process of
  * its own (`fixtures/shared-strings-main.ts`), so nothing else in the heap is counted; counts,
  * not sizes: what it asserts does not depend on the machine.
  */

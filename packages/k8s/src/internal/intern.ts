@@ -10,13 +10,9 @@
  * a part keyed by a UID (`k:{"uid":…}`) — or holding one — is the object's own and never enters
  * the table (it would only fill it).
  *
- * String values are shared too (`shareStrings`): JSON.parse gives every value its own copy, and
- * a cache of 1,000 Tenants held 10,001 copies of one label value, 28,000 timestamps of 1,067
- * distinct values and two copies of each UID (an object's and its children's owner references),
- * over a quarter of the caches' heap. A value is shared with an equal one seen lately (a window
- * of recent distinct strings, `sharedString`), which is where a cache's repeats are.
+ * The objects' other values are shared by `sharedValues.ts`.
  *
- * It owns the tables (field-set parts, recent strings) and their bounds, nothing else; the Store decides what to
+ * It owns the table of field-set parts and its bound, nothing else; the Store decides what to
  * intern. Interned parts are shared and frozen, so a mutation throws instead of changing other
  * objects. The table stops growing at its bound (a cluster with endless distinct values gets no more
  * sharing past them, never unbounded memory). Hand-written: JavaScript has no value interning and
@@ -80,55 +76,3 @@ export const internFieldSet = <F>(fieldsV1: F): F =>
 /** A managedFields entry with its field set interned (a new entry; the input is not changed). */
 export const internEntry = (entry: ManagedFieldsEntry): ManagedFieldsEntry =>
   entry.fieldsV1 === undefined ? { ...entry } : { ...entry, fieldsV1: internFieldSet(entry.fieldsV1) }
-
-/** Longer string values are rarely repeated and cost their length to hash. */
-const maxSharedStringLength = 256
-/** Distinct strings a table of recent values holds before it is set aside for a new one. */
-const recentStrings = 16384
-
-/** Strings seen lately: the newer table, and the one before it. */
-let recentValues = new Map<string, string>()
-let olderValues = new Map<string, string>()
-
-/**
- * The copy of `value` kept for strings equal to it: the first copy seen, if one was seen among
- * the last 16,384 to 32,768 distinct strings, else `value` itself. Two tables, the older dropped
- * when the newer fills: what a cache's objects repeat (label values, type names, a tenant's
- * namespace and owner UID across its children, the timestamps of one second) recurs within that
- * window and stays shared; what recurs more rarely gets a copy of its own; the tables never hold
- * more than the window. V8's own table of internalised strings would share everything and hold
- * nothing alive, but putting a string in it (the only way is to make it a property name) cost
- * 70 µs of ingest per object, three times the rest of the ingest; this costs a map lookup a string.
- */
-const sharedString = (value: string): string => {
-  const recent = recentValues.get(value)
-  if (recent !== undefined) return recent
-  const kept = olderValues.get(value) ?? value
-  recentValues.set(kept, kept)
-  if (recentValues.size >= recentStrings) {
-    olderValues = recentValues
-    recentValues = new Map()
-  }
-  return kept
-}
-
-/**
- * Replaces, in place, every string value in `value` (an object or array fresh from the wire, not
- * yet shared; frozen parts, already interned, are passed over) by its shared copy. Property
- * names need nothing: V8 keeps one copy of each.
- */
-export const shareStrings = (value: object): void => {
-  if (Object.isFrozen(value)) return
-  if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) value[i] = shared(value[i])
-    return
-  }
-  const record = value as Record<string, unknown>
-  for (const field in record) record[field] = shared(record[field])
-}
-
-const shared = (value: unknown): unknown => {
-  if (typeof value === "string") return value.length > maxSharedStringLength ? value : sharedString(value)
-  if (typeof value === "object" && value !== null) shareStrings(value)
-  return value
-}
