@@ -169,7 +169,12 @@ export const make: Effect.Effect<InformersService, never, Client | Scope.Scope> 
     Effect.gen(function* () {
       if (entry.fiber !== undefined) yield* Fiber.interrupt(entry.fiber)
       const { type, selection } = entry.informer
-      entry.fiber = yield* watcher(type, { ...selection, served: Queue.take(entry.written) }).pipe(
+      const cache = entry.store.cache
+      entry.fiber = yield* watcher(type, {
+        ...selection,
+        served: Queue.take(entry.written),
+        prepare: (object) => cache.prepare(object)
+      }).pipe(
         Stream.runForEach(entry.store.apply),
         Effect.provideService(Client, client),
         Effect.annotateLogs({ informer: entry.informer.description }),

@@ -24,7 +24,8 @@
  * object's top level and metadata stay its own. An object of a type with a schema is decoded on
  * its way in (`decodeObject`, memoised on the object, so a reconcile reads it decoded without
  * decoding again). Objects are shared with readers, and parts of them with other objects: they
- * must be treated as immutable (a shared part throws on a write).
+ * must be treated as immutable (a shared part throws on a write). A list in progress is ingested
+ * page by page (`prepare`, which the watcher calls), so a relist holds what the cache will keep.
  *
  * It must not talk to the API server (the watcher does) nor decide what a change means (the
  * controller maps changes to primary keys).
@@ -122,6 +123,8 @@ export class Cache<T extends KubeObject = KubeObject> {
   /** The resourceVersions of recent deletions, by key, oldest first. */
   private readonly tombstones = new Map<ObjectKey, string | undefined>()
   private readyFlag = false
+  /** Objects `prepare` ingested that a relist has not taken in yet. */
+  private readonly prepared = new WeakSet<T>()
 
   constructor(options: StoreOptions<T> = {}) {
     this.indexLabels =
@@ -184,6 +187,21 @@ export class Cache<T extends KubeObject = KubeObject> {
     return found
   }
 
+  /**
+   * What this cache would hold of `object`, a fresh object of a list in progress: the instance it
+   * holds already at the same resourceVersion, or `object` ingested now (trimmed, its values
+   * shared, decoded), which the relist's `Restarted` then takes in as it is. A watcher calls it
+   * page by page (`WatcherOptions.prepare`), so a list of 40,000 objects is not held as parsed
+   * until its last page.
+   */
+  prepare(object: T): T {
+    const cached = this.current.objects.get(keyOf(object))
+    if (cached !== undefined && isSameVersion(object, cached)) return cached
+    const ingested = this.ingest(object)
+    this.prepared.add(ingested)
+    return ingested
+  }
+
   /** Applies one watcher event; returns the changes, in order. */
   apply(event: WatcherEvent<T>): Array<Change<T>> {
     switch (event._tag) {
@@ -239,7 +257,7 @@ export class Cache<T extends KubeObject = KubeObject> {
         next.put(key, before, undefined)
         changes.push({ key, before, after: before, unchanged: true })
       } else {
-        const object = this.ingest(incoming)
+        const object = this.prepared.delete(incoming) ? incoming : this.ingest(incoming)
         next.put(key, object, undefined)
         changes.push({ key, before, after: object, unchanged: false })
       }
@@ -343,10 +361,13 @@ export const make = <T extends KubeObject>(
  */
 export const reflect = <T extends KubeObject>(
   type: ResourceType<T>,
-  options: StoreOptions<T> & Omit<WatcherOptions, "resumeFrom"> = {}
+  options: StoreOptions<T> & Omit<WatcherOptions<T>, "resumeFrom" | "prepare"> = {}
 ): Effect.Effect<Store<T>, never, Client | Scope.Scope> =>
   Effect.gen(function* () {
     const store = yield* make<T>(options)
-    yield* watcher(type, options).pipe(Stream.runForEach(store.apply), Effect.forkScoped)
+    yield* watcher(type, { ...options, prepare: (object) => store.cache.prepare(object) }).pipe(
+      Stream.runForEach(store.apply),
+      Effect.forkScoped
+    )
     return store
   })

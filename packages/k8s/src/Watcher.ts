@@ -157,7 +157,7 @@ export const step = <T extends KubeObject>(state: WatcherState<T>, input: Watche
   return transition(state)
 }
 
-export interface WatcherOptions {
+export interface WatcherOptions<T extends KubeObject = KubeObject> {
   readonly namespace?: string | undefined
   readonly labelSelector?: string | undefined
   readonly fieldSelector?: string | undefined
@@ -181,6 +181,12 @@ export interface WatcherOptions {
    * object of it).
    */
   readonly served?: Effect.Effect<void> | undefined
+  /**
+   * Applied to each listed object as its page arrives (a cache's ingest: what it keeps of the
+   * object), so a list of many pages holds what its consumer will keep, not every object as parsed
+   * until the last page is in.
+   */
+  readonly prepare?: ((object: T) => T) | undefined
 }
 
 /** Exponential from 800 ms, ×2, capped at 30 s, each delay jittered by ±20 %. */
@@ -204,7 +210,7 @@ const healthyAfterMillis = 10_000
  */
 export const watcher = <T extends KubeObject>(
   type: ResourceType<T>,
-  options: WatcherOptions = {}
+  options: WatcherOptions<T> = {}
 ): Stream.Stream<WatcherEvent<T>, never, Client> =>
   Stream.callback<WatcherEvent<T>, never, Client>(
     (queue) =>
@@ -266,7 +272,12 @@ export const watcher = <T extends KubeObject>(
             })
             .pipe(Effect.result)
           if (page._tag === "Success") {
-            const t = yield* apply(step(state, { _tag: "Page", page: page.success }))
+            const prepare = options.prepare
+            const listed =
+              prepare === undefined
+                ? page.success
+                : { ...page.success, items: page.success.items.map((o) => prepare(o)) }
+            const t = yield* apply(step(state, { _tag: "Page", page: listed }))
             if (unserved && t.state._tag === "Watching") {
               // The backoff grew while the kind was absent; its watch starts with a fresh one, or
               // a first hiccup (a new kind's watch can be closed as the server settles its handler)

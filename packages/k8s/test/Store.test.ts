@@ -125,6 +125,40 @@ describe("Store.Cache", () => {
     assert.isDefined(managedFields(keeping.get(keyOf(cm("a", "1")))))
   })
 
+  it("prepares a listed object as it will keep it, takes it in as it is on the relist, and answers an unchanged one with the instance it holds", () => {
+    const cache = new Store.Cache()
+    cache.apply({ _tag: "Restarted", objects: [cm("same", "1"), cm("old", "1")], resourceVersion: "1" })
+    const held = cache.get(keyOf(cm("same", "1")))
+    // A relist in progress: its pages are prepared one by one, before the list is complete.
+    const unchanged = cache.prepare(cm("same", "1"))
+    const updated = cache.prepare(cm("old", "2", { managed: true }))
+    const added = cache.prepare(cm("new", "3"))
+    assert.strictEqual(unchanged, held, "the object at the version held is the instance held")
+    assert.isUndefined(
+      updated.metadata.managedFields,
+      "a prepared object is ingested (its managed fields dropped)"
+    )
+    assert.isTrue(Object.isFrozen(updated.data), "and its values shared")
+    // Nothing changes until the list is in.
+    assert.strictEqual(cache.get(keyOf(cm("old", "1")))?.metadata.resourceVersion, "1")
+    assert.isUndefined(cache.get(keyOf(cm("new", "3"))))
+    const changes = cache.apply({
+      _tag: "Restarted",
+      objects: [unchanged, updated, added],
+      resourceVersion: "3"
+    })
+    assert.strictEqual(cache.get(keyOf(cm("old", "2"))), updated, "taken in as prepared, not ingested again")
+    assert.strictEqual(cache.get(keyOf(cm("new", "3"))), added)
+    assert.deepStrictEqual(
+      changes.map((c) => [c.after?.metadata.name, c.unchanged]),
+      [
+        ["same", true],
+        ["old", false],
+        ["new", false]
+      ]
+    )
+  })
+
   it("keeps one frozen copy of each part of a field set that objects repeat; an owner's UID stays each object's own", () => {
     type Fields = { readonly [field: string]: Fields }
     const withFields = (name: string, fields: Fields): KubeObject => ({
