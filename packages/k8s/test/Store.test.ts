@@ -159,6 +159,21 @@ describe("Store.Cache", () => {
     )
   })
 
+  it("takes in a prepared object whose field set it keeps as it is, without ingesting it a second time", () => {
+    const cache = new Store.Cache({ managers: new Set(["kleff"]) })
+    const listed = cm("kept", "4")
+    ;(listed.metadata as { managedFields?: unknown }).managedFields = [
+      { manager: "kleff", operation: "Apply", fieldsType: "FieldsV1", fieldsV1: { "f:data": { "f:k": {} } } }
+    ]
+    const prepared = cache.prepare(listed)
+    const fields = prepared.metadata.managedFields?.[0]?.fieldsV1
+    assert.isTrue(Object.isFrozen(fields), "its field set is interned on prepare")
+    // Ingesting it again would walk its frozen field set as if fresh from the wire.
+    cache.apply({ _tag: "Restarted", objects: [prepared], resourceVersion: "4" })
+    assert.strictEqual(cache.get(keyOf(listed)), prepared)
+    assert.strictEqual(cache.get(keyOf(listed))?.metadata.managedFields?.[0]?.fieldsV1, fields)
+  })
+
   it("keeps one frozen copy of each part of a field set that objects repeat; an owner's UID stays each object's own", () => {
     type Fields = { readonly [field: string]: Fields }
     const withFields = (name: string, fields: Fields): KubeObject => ({

@@ -15,7 +15,7 @@
  * It owns the table of field-set parts and its bound, nothing else; the Store decides what to
  * intern. Interned parts are shared and frozen, so a mutation throws instead of changing other
  * objects. The table stops growing at its bound (a cluster with endless distinct values gets no more
- * sharing past them, never unbounded memory). Hand-written: JavaScript has no value interning and
+ * sharing past it, never unbounded memory). Hand-written: JavaScript has no value interning and
  * no library offers it for JSON trees.
  */
 import type { ManagedFields } from "@kleff/core"

@@ -19,8 +19,8 @@
  * given to shared strings, field names and subtrees, and then compared value by value (its
  * strings and subtrees are shared copies by then, so `===` compares them): two objects are one
  * only if equal, whatever their hashes. A subtree holding a frozen part (an interned field set,
- * shared by its own table) or a string longer than 256 characters is not shared. A shared copy is frozen: a mutation throws
- * instead of changing every object that holds it.
+ * shared by its own table) or a string longer than 256 characters is not shared. A shared copy is
+ * frozen: a mutation throws instead of changing every object that holds it.
  *
  * It owns the tables and their windows, nothing else; the Store decides what to share.
  * Hand-written: JavaScript has no value interning and no library offers it for JSON trees.
@@ -69,7 +69,7 @@ const shared = <V>(value: V): Shared<V> => ({ value, number: nextNumber++ })
 
 const strings = new Window<string, Shared<string>>(16384)
 /** Field names are V8's single copies already; only their numbers are kept. */
-const fieldNames = new Window<string, Shared<string>>(4096)
+const fieldNames = new Window<string, number>(4096)
 /** Shared objects and arrays by the hash of their values. */
 const subtrees = new Window<number, Shared<object>>(4096)
 
@@ -115,8 +115,8 @@ const shareNode = (node: object): Shared<object> | undefined => {
       record[field] = part(record[field])
       if (!partKeyed) keyed = false
       else if (keyed) {
-        const name = fieldNames.find(field) ?? fieldNames.keep(field, shared(field))
-        hash = mix(mix(hash, name.number), partHash)
+        const name = fieldNames.find(field) ?? fieldNames.keep(field, nextNumber++)
+        hash = mix(mix(hash, name), partHash)
       }
     }
   }
@@ -162,7 +162,7 @@ const part = (value: unknown): unknown => {
 }
 
 /** Shares, in place, the values of one object's own level: its strings, each subtree whole. */
-const shareLevel = (record: Record<string, unknown>, skip: string | undefined): void => {
+const shareLevel = (record: Record<string, unknown>, skip: string): void => {
   for (const field in record) {
     if (field === skip) continue
     record[field] = part(record[field])
