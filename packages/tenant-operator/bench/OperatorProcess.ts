@@ -13,6 +13,15 @@ import type { MemoryCgroup } from "./MemoryCgroup.ts"
 const bin = fileURLToPath(new URL("../src/bin.ts", import.meta.url))
 const memoryProbe = fileURLToPath(new URL("./MemoryProbe.mjs", import.meta.url))
 
+/**
+ * The environment the image's final stage sets (`ENV` in deploy/Dockerfile, which
+ * `test/deploy/image.test.ts` holds equal to this), so the benchmark measures the process a pod runs.
+ */
+export const imageEnvironment: Readonly<Record<string, string>> = {
+  NODE_ENV: "production",
+  MALLOC_ARENA_MAX: "2"
+}
+
 export const sleep = (millis: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, millis))
 
 /** A TCP port nothing listens on right now. */
@@ -76,7 +85,7 @@ export const startOperator = async (options: {
   const [file, ...args] = options.cgroup === undefined ? command : options.cgroup.enter(command)
   const child: ChildProcess = spawn(file as string, args, {
     stdio: ["ignore", fd, fd],
-    env: { ...process.env, KLEFF_BENCH_MEMORY_FILE: memoryFile }
+    env: { ...process.env, ...imageEnvironment, KLEFF_BENCH_MEMORY_FILE: memoryFile }
   })
   closeSync(fd)
   const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)))

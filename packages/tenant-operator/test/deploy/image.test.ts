@@ -13,6 +13,7 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 
 import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
+import { imageEnvironment } from "../../bench/OperatorProcess.ts"
 import { readRepoFile, repoPath } from "../fixtures.ts"
 
 // ---------------------------------------------------------------------------------------------
@@ -225,6 +226,18 @@ describe("deploy/Dockerfile, read", () => {
     const user = users.at(-1)?.value ?? ""
     assert.match(user, /^\d+(:\d+)?$/, `USER ${user}: numeric, so runAsNonRoot can check it`)
     for (const id of user.split(":")) assert.notStrictEqual(Number(id), 0, `USER ${user}`)
+  })
+
+  it("sets the environment the operator benchmark runs the bundle with", () => {
+    const environment: Record<string, string> = {}
+    for (const instruction of finalStage.instructions) {
+      if (instruction.keyword !== "ENV") continue
+      for (const pair of instruction.value.split(/\s+/)) {
+        const [name, value] = pair.split("=")
+        if (name !== undefined && value !== undefined) environment[name] = value
+      }
+    }
+    assert.deepStrictEqual(environment, { ...imageEnvironment })
   })
 
   it("starts `node tenant-operator.mjs run` from /app", () => {
