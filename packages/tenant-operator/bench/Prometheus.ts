@@ -26,10 +26,23 @@ export const parse = (text: string): ReadonlyArray<Sample> => {
   return samples
 }
 
+/**
+ * One scrape, sent again (at most twice more) when the connection failed before an answer. A
+ * 10,000-Tenant run once failed here with ECONNRESET during the resync, the operator still
+ * serving; the likely cause is the race of a kept-alive socket the client reuses just as the
+ * server's keep-alive timeout closes it (the socket sits idle while a large answer is parsed).
+ * A scrape is idempotent; an answer other than 200 is not retried.
+ */
 export const scrape = async (port: number): Promise<ReadonlyArray<Sample>> => {
-  const response = await fetch(`http://127.0.0.1:${port}/metrics`)
-  if (!response.ok) throw new Error(`/metrics answered ${response.status}`)
-  return parse(await response.text())
+  for (let attempt = 1; ; attempt++) {
+    const response = await fetch(`http://127.0.0.1:${port}/metrics`).catch((error: unknown) => {
+      if (attempt >= 3) throw error
+      return undefined
+    })
+    if (response === undefined) continue
+    if (!response.ok) throw new Error(`/metrics answered ${response.status}`)
+    return parse(await response.text())
+  }
 }
 
 const sum = (samples: ReadonlyArray<Sample>, name: string, where: (labels: Sample["labels"]) => boolean) =>
